@@ -1,0 +1,316 @@
+"""The benchmark agent: reads one JSON spec, runs it, writes JSON-lines events to stdout.
+
+This is the only code that times a model, locally (a child process) or on a device (the
+same file, shipped as a zip of the engine package). It depends on the standard library,
+numpy and the runtime it is asked to use. Protocol, one JSON object per line:
+
+  {"type": "hello", "agent_version", "pid"}
+  {"type": "phase", "phase": verify|load|first|warmup|measure|finish}
+  {"type": "progress", "phase", "done", "fraction", "elapsed_s"}
+  {"type": "sample", "start": i, "ms": [...]}          # <= 8 timed inferences per line
+  {"type": "memory", "t_s", "rss_bytes"}
+  {"type": "log", "level", "message"}
+  {"type": "result", ...statistics, memory, environment...}
+  {"type": "error", "error_type", "phase", "message", "details"}
+
+Standard input carries the spec on its first line; after that, the line "cancel" or EOF
+(the parent went away) ends the agent at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any, TextIO
+
+PROTOCOL_VERSION = 1
+SAMPLES_PER_LINE = 8
+FLUSH_EVERY_S = 0.05
+
+
+class Emitter:
+    """Thread-safe JSON-lines writer (the memory thread and the main loop share stdout)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        line = json.dumps(event, separators=(",", ":"), allow_nan=False, default=str)
+        with self._lock:
+            self._stream.write(line + "\n")
+            self._stream.flush()
+
+
+class SampleStream:
+    """Batches timed samples a few per line, flushing at least every 50 ms."""
+
+    def __init__(self, emit: Emitter) -> None:
+        self._emit = emit
+        self._pending: list[float] = []
+        self._start = 0
+        self._last_flush = time.perf_counter()
+
+    def add(self, ms: float) -> None:
+        self._pending.append(ms)
+        now = time.perf_counter()
+        if len(self._pending) >= SAMPLES_PER_LINE or now - self._last_flush >= FLUSH_EVERY_S:
+            self.flush(now)
+
+    def flush(self, now: float | None = None) -> None:
+        if self._pending:
+            self._emit({"type": "sample", "start": self._start, "ms": self._pending})
+            self._start += len(self._pending)
+            self._pending = []
+        self._last_flush = now or time.perf_counter()
+
+
+def _watch_stdin() -> None:
+    """Exit as soon as the parent says cancel or disappears (EOF)."""
+    for line in sys.stdin:
+        if line.strip() == "cancel":
+            break
+    os._exit(130)
+
+
+def _inject_fault(spec_fault: str | None, phase: str) -> None:
+    if not spec_fault or os.environ.get("EDGEBENCH_ALLOW_FAULTS") != "1":
+        return
+    kind, _, at = spec_fault.partition("@")
+    if (at or "load") != phase:
+        return
+    if kind == "segfault":
+        import ctypes
+
+        ctypes.string_at(0)
+    elif kind == "abort":
+        os.abort()
+    elif kind == "hang":
+        time.sleep(3600)
+    elif kind == "garbage":
+        sys.stdout.write("this is not json\n")
+        sys.stdout.flush()
+        time.sleep(3600)
+    elif kind == "oom":
+        hog = []
+        while True:
+            hog.append(bytearray(256 * 1024 * 1024))
+    elif kind == "exit":
+        os._exit(7)
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _loop(
+    call: Callable[[], object],
+    min_runs: int,
+    min_s: float,
+    max_s: float,
+    max_runs: int,
+    on_sample: Callable[[float], None] | None,
+    on_progress: Callable[[int, float], None],
+) -> list[float]:
+    """Run until BOTH min_runs and min_s are met (capped by max_s / max_runs)."""
+    clock = time.perf_counter_ns
+    samples: list[float] = []
+    start = clock()
+    next_progress = start
+    while True:
+        t0 = clock()
+        call()
+        t1 = clock()
+        ms = (t1 - t0) / 1e6
+        samples.append(ms)
+        if on_sample is not None:
+            on_sample(ms)
+        elapsed_s = (t1 - start) / 1e9
+        n = len(samples)
+        if t1 >= next_progress:
+            on_progress(n, elapsed_s)
+            next_progress = t1 + 100_000_000  # 10 progress events per second at most
+        if (n >= min_runs and elapsed_s >= min_s) or elapsed_s >= max_s or n >= max_runs:
+            on_progress(n, elapsed_s)
+            return samples
+
+
+def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
+    from engines.bench import environment
+    from engines.bench.memory import MemorySampler, current_rss_bytes, maxrss_bytes
+    from engines.bench.spec import BenchSpec
+    from engines.bench.stats import summarize
+    from engines.runtimes.base import RuntimeOptions
+    from engines.runtimes.feeds import synthesize
+    from engines.runtimes.registry import get_runtime
+
+    phase = "verify"
+    state = {"phase": phase}
+
+    def enter(name: str) -> None:
+        state["phase"] = name
+        emit({"type": "phase", "phase": name})
+        _inject_fault(spec.fault, name)
+
+    try:
+        spec = BenchSpec.from_dict(spec_data)
+        enter("verify")
+        runtime = get_runtime(spec.runtime)
+        availability = runtime.available()
+        if not availability.ok:
+            raise _AgentError("runtime_unavailable", f"{runtime.name}: {availability.reason}")
+        if spec.model.format not in runtime.formats:
+            raise _AgentError(
+                "bad_input",
+                f"{runtime.name} cannot open {spec.model.format} models "
+                f"(it opens: {', '.join(runtime.formats)})",
+            )
+        runtime.import_library()
+        if spec.model.sha256 and _sha256(spec.model.path) != spec.model.sha256:
+            raise _AgentError("model_changed", "the stored model no longer matches its hash")
+        if spec.memory_limit_bytes:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (spec.memory_limit_bytes,) * 2)
+
+        sampler = MemorySampler(
+            spec.memory_interval_ms / 1000.0,
+            lambda t, rss: emit({"type": "memory", "t_s": round(t, 4), "rss_bytes": rss}),
+        )
+        rss_before = current_rss_bytes()
+        sampler.start()
+
+        enter("load")
+        t0 = time.perf_counter_ns()
+        session = runtime.open(
+            spec.model.path,
+            spec.model.format,
+            RuntimeOptions(spec.threads, spec.accelerator, list(spec.model.inputs)),
+        )
+        load_ms = (time.perf_counter_ns() - t0) / 1e6
+        rss_after_load = current_rss_bytes()
+        inputs = session.inputs()
+        feeds = synthesize(inputs, spec.batch, spec.input_seed, spec.input_shapes)
+
+        enter("first")
+        t0 = time.perf_counter_ns()
+        outputs = session.run(feeds)
+        first_ms = (time.perf_counter_ns() - t0) / 1e6
+        call = session.timed_call(feeds)
+
+        policy = spec.policy
+
+        def progress(phase_name: str, goal_runs: int, goal_s: float) -> Callable[[int, float], None]:
+            def report(done: int, elapsed_s: float) -> None:
+                frac_runs = done / goal_runs if goal_runs else 1.0
+                frac_time = elapsed_s / goal_s if goal_s else 1.0
+                fraction = min(1.0, min(frac_runs, frac_time))
+                if elapsed_s >= policy.max_s:
+                    fraction = 1.0
+                emit({"type": "progress", "phase": phase_name, "done": done,
+                      "fraction": round(fraction, 4), "elapsed_s": round(elapsed_s, 3)})
+
+            return report
+
+        enter("warmup")
+        warm: list[float] = []
+        if policy.warmup_runs > 0 or policy.warmup_min_s > 0:
+            warm = _loop(call, max(policy.warmup_runs, 1), policy.warmup_min_s, policy.max_s,
+                         policy.max_runs, None,
+                         progress("warmup", policy.warmup_runs, policy.warmup_min_s))
+
+        enter("measure")
+        stream = SampleStream(emit)
+        samples = _loop(call, policy.min_runs, policy.min_s, policy.max_s, policy.max_runs,
+                        stream.add, progress("measure", policy.min_runs, policy.min_s))
+        stream.flush()
+
+        enter("finish")
+        peak_sampled = sampler.stop()
+        peak = max(peak_sampled, maxrss_bytes())
+        statistics = summarize(samples, spec.batch)
+        memory = {
+            "rss_before_load_bytes": rss_before,
+            "rss_after_load_bytes": rss_after_load,
+            "peak_rss_bytes": peak,
+            "peak_rss_delta_bytes": peak - rss_before,
+            "model_file_bytes": os.path.getsize(spec.model.path),
+            "accelerator_peak_bytes": session.peak_accelerator_bytes(),
+            "method": "peak = max(ru_maxrss, RSS sampled every "
+            f"{spec.memory_interval_ms:g} ms); delta = peak - rss_before_load",
+        }
+        emit({
+            "type": "result",
+            "load_ms": load_ms,
+            "first_ms": first_ms,
+            "warmup": {"runs": len(warm), "mean_ms": sum(warm) / len(warm) if warm else None},
+            "statistics": statistics,
+            "memory": memory,
+            "runtime_options": session.options_used,
+            "inputs": [i.to_dict() for i in inputs],
+            "input_shapes": {k: list(v.shape) for k, v in feeds.items()},
+            "output_shapes": [list(o.shape) for o in outputs],
+            "environment": {
+                **environment.capture(runtime.name, runtime.modules),
+                "threads": spec.threads,
+                "accelerator": spec.accelerator,
+                "model_sha256": spec.model.sha256,
+            },
+        })
+        session.close()
+    except _AgentError as exc:
+        emit({"type": "error", "error_type": exc.error_type, "phase": state["phase"],
+              "message": exc.message, "details": ""})
+    except Exception as exc:
+        from engines.errors import BadInput
+
+        kind = "bad_input" if isinstance(exc, (BadInput, ValueError)) else "runtime_error"
+        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, MemoryError):
+            kind = "out_of_memory"
+            limit = spec_data.get("memory_limit_bytes")
+            message = f"ran out of memory during {state['phase']}" + (
+                f" (limit {limit / 2**20:.0f} MiB)" if limit else "")
+        emit({"type": "error", "error_type": kind, "phase": state["phase"],
+              "message": str(message).splitlines()[0][:500] if message else type(exc).__name__,
+              "details": (getattr(exc, "details", "") or "") + "\n" + traceback.format_exc()})
+
+
+class _AgentError(Exception):
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+
+def main() -> int:
+    emit = Emitter(sys.stdout)
+    emit({"type": "hello", "protocol": PROTOCOL_VERSION, "pid": os.getpid()})
+    line = sys.stdin.readline()
+    try:
+        spec_data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        emit({"type": "error", "error_type": "bad_input", "phase": "spec",
+              "message": f"the spec is not JSON: {exc}", "details": ""})
+        return 2
+    threading.Thread(target=_watch_stdin, name="edgebench-stdin", daemon=True).start()
+    run_spec(spec_data, emit)
+    sys.stdout.flush()
+    os._exit(0)  # do not wait on runtime thread pools
+
+
+if __name__ == "__main__":
+    if __package__ in (None, ""):
+        # Run as a file: make the engine package importable from the zip or source tree.
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""BenchSpec: everything a run needs, as plain JSON-able data (stdlib only: the agent reads it)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+SPEC_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunPolicy:
+    """Warm-up and measurement stopping rules from MEASUREMENT.md (both counts AND times)."""
+
+    warmup_runs: int = 5
+    warmup_min_s: float = 0.5
+    min_runs: int = 50
+    min_s: float = 2.0
+    max_s: float = 150.0
+    max_runs: int = 1_000_000
+
+    def validate(self) -> None:
+        if self.warmup_runs < 0 or self.min_runs < 1:
+            raise ValueError("warmup_runs must be >= 0 and min_runs >= 1")
+        if self.min_s < 0 or self.warmup_min_s < 0 or self.max_s <= 0:
+            raise ValueError("times must be >= 0 and max_s > 0")
+        if self.max_runs < self.min_runs:
+            raise ValueError("max_runs must be >= min_runs")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Which model file the agent opens; `sha256` is checked before loading."""
+
+    path: str
+    format: str
+    sha256: str = ""
+    #: Declared input signature [{"name", "shape", "dtype"}] for formats that do not carry
+    #: one (TorchScript, zoo modules); runtimes that read it from the file ignore it.
+    inputs: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BenchSpec:
+    model: ModelRef
+    runtime: str
+    threads: int | None = None
+    batch: int = 1
+    accelerator: str = "cpu"  # "cpu" | "cuda"
+    policy: RunPolicy = field(default_factory=RunPolicy)
+    input_seed: int = 0
+    #: Overrides for symbolic or unknown dims: {"input_name": [1, 3, 224, 224]}.
+    input_shapes: dict[str, list[int]] = field(default_factory=dict)
+    memory_interval_ms: float = 10.0
+    memory_limit_bytes: int | None = None
+    #: Test-only fault injection; the agent honours it only with EDGEBENCH_ALLOW_FAULTS=1.
+    fault: str | None = None
+    version: int = SPEC_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BenchSpec:
+        data = dict(data)
+        if data.get("version", SPEC_VERSION) != SPEC_VERSION:
+            raise ValueError(f"spec version {data.get('version')} is not {SPEC_VERSION}")
+        data["model"] = ModelRef(**data["model"])
+        data["policy"] = RunPolicy(**data.get("policy", {}))
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown spec fields: {sorted(unknown)}")
+        spec = cls(**data)
+        spec.policy.validate()
+        if spec.batch < 1:
+            raise ValueError("batch must be >= 1")
+        if spec.threads is not None and spec.threads < 1:
+            raise ValueError("threads must be >= 1")
+        return spec

@@ -1,0 +1,38 @@
+"""Typed errors every front end can turn into a message and an exit code."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+EXIT_RUN_FAILED = 3
+
+
+class EdgeBenchError(Exception):
+    """Base error: `message` is for a person, `details` for the expandable part."""
+
+    exit_code = EXIT_RUN_FAILED
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class BadInput(EdgeBenchError):
+    """The user gave something we cannot use: a file, a flag, a model reference."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class TrustRequired(BadInput):
+    """The model contains code; it runs only when the user says they trust it."""
+
+
+class RunFailed(EdgeBenchError):
+    """Work started and failed: a worker crashed, hung, or reported an error."""
+
+    exit_code = EXIT_RUN_FAILED
+
+    def __init__(self, message: str, details: str = "", error: dict | None = None) -> None:
+        super().__init__(message, details)
+        self.error = error or {}

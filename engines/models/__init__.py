@@ -1,0 +1,1 @@
+"""Model import (content-addressed artifact store), format sniffing, inspection, demo models."""

@@ -1,0 +1,173 @@
+"""torch adapter: ExportedProgram (.pt2), TorchScript, zoo modules; CPU, CUDA when present."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from engines.errors import BadInput
+from engines.runtimes.base import Runtime, RuntimeOptions, Session, TensorInfo
+
+TORCH_FORMATS = ("torch-exported-program", "torchscript", "zoo")
+
+
+def _dtype_name(dtype: Any) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+def _exported_inputs(program: Any) -> list[TensorInfo]:
+    infos = []
+    for spec in program.graph_signature.input_specs:
+        if spec.kind.name != "USER_INPUT":
+            continue
+        name = spec.arg.name
+        node = next(n for n in program.graph.nodes if n.op == "placeholder" and n.name == name)
+        val = node.meta.get("val")
+        shape = [int(d) if str(d).isdigit() else str(d) for d in val.shape]
+        infos.append(TensorInfo(name, shape, _dtype_name(val.dtype)))
+    return infos
+
+
+class TorchSession(Session):
+    def __init__(self, module: Any, inputs: list[TensorInfo], device: str, used: dict) -> None:
+        self._module = module
+        self._inputs = inputs
+        self._device = device
+        self.options_used = used
+        self._outputs: list[TensorInfo] | None = None
+
+    def inputs(self) -> list[TensorInfo]:
+        return self._inputs
+
+    def outputs(self) -> list[TensorInfo]:
+        if self._outputs is None:
+            raise RuntimeError("outputs are known after the first run")
+        return self._outputs
+
+    def _tensors(self, feeds: dict[str, np.ndarray]) -> list[Any]:
+        import torch
+
+        return [torch.from_numpy(np.ascontiguousarray(feeds[i.name])).to(self._device)
+                for i in self._inputs]
+
+    def _forward(self, args: list[Any]) -> list[Any]:
+        import torch
+
+        with torch.inference_mode():
+            out = self._module(*args)
+        if isinstance(out, dict):
+            out = list(out.values())
+        elif not isinstance(out, (list, tuple)):
+            out = [out]
+        return list(out)
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        outs = [o.detach().float().cpu().numpy() for o in self._forward(self._tensors(feeds))]
+        self._outputs = [
+            TensorInfo(f"output_{k}", list(o.shape), o.dtype.name) for k, o in enumerate(outs)
+        ]
+        return outs
+
+    def timed_call(self, feeds: dict[str, np.ndarray]) -> Callable[[], object]:
+        import torch
+
+        args = self._tensors(feeds)
+        module = self._module
+        if self._device == "cuda":
+            sync = torch.cuda.synchronize
+
+            def call() -> object:
+                with torch.inference_mode():
+                    out = module(*args)
+                sync()  # kernels are asynchronous; time until they finish
+                return out
+
+            return call
+
+        def call_cpu() -> object:
+            with torch.inference_mode():
+                return module(*args)
+
+        return call_cpu
+
+    def peak_accelerator_bytes(self) -> int | None:
+        if self._device != "cuda":
+            return None
+        import torch
+
+        return int(torch.cuda.max_memory_allocated())
+
+
+class TorchRuntime(Runtime):
+    name = "torch"
+    label = "PyTorch (eager / ExportedProgram / TorchScript)"
+    formats = TORCH_FORMATS
+    modules = ("torch",)
+
+    def import_library(self) -> None:
+        import torch  # noqa: F401
+
+        try:
+            import torchvision  # noqa: F401  (zoo modules)
+        except ImportError:
+            pass
+
+    def accelerators(self) -> dict[str, str]:
+        import torch
+
+        if torch.cuda.is_available():
+            cuda = f"available ({torch.cuda.get_device_name(0)})"
+        elif torch.version.cuda is None:
+            cuda = "unavailable: this torch build has no CUDA support"
+        else:
+            cuda = f"unavailable: torch built for CUDA {torch.version.cuda} but no GPU is visible"
+        return {"cpu": "available", "cuda": cuda}
+
+    def open(self, path: str, fmt: str, options: RuntimeOptions) -> Session:
+        import torch
+
+        device = options.accelerator
+        if device == "cuda" and not torch.cuda.is_available():
+            raise BadInput(f"CUDA requested for torch, but it is {self.accelerators()['cuda']}")
+        if device not in ("cpu", "cuda"):
+            raise BadInput(f"torch here supports cpu and cuda, not {device!r}")
+        if options.threads:
+            torch.set_num_threads(options.threads)
+        declared = [
+            TensorInfo(d["name"], list(d["shape"]), d.get("dtype", "float32"))
+            for d in options.declared_inputs
+        ]
+        if fmt == "torch-exported-program":
+            program = torch.export.load(path)
+            inputs = _exported_inputs(program)
+            module = program.module()
+        elif fmt == "torchscript":
+            module = torch.jit.load(path, map_location=device)
+            inputs = declared
+            if not inputs:
+                raise BadInput(
+                    "a TorchScript file does not record its input shapes",
+                    "give them with --input-shape NAME=1,3,224,224",
+                )
+        elif fmt == "zoo":
+            from engines.models.zoo import build_module, read_descriptor
+
+            desc = read_descriptor(path)
+            module = build_module(desc)
+            inputs = [TensorInfo(desc.get("input_name", "input"), desc["input_shape"], "float32")]
+        else:
+            raise BadInput(f"torch cannot open {fmt!r} files")
+        if hasattr(module, "eval") and fmt != "torch-exported-program":
+            module = module.eval()
+        module = module.to(device)
+        used = {
+            "device": device,
+            "num_threads": torch.get_num_threads(),
+            "mode": "inference_mode, eager",
+            "format": fmt,
+        }
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        return TorchSession(module, inputs, device, used)

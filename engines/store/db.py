@@ -1,0 +1,279 @@
+"""The results store: SQLite (WAL) holding artifacts with lineage, runs and raw samples."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engines.errors import BadInput
+from engines.store.migrations import LATEST, MIGRATIONS
+
+
+class NewerSchema(BadInput):
+    """The database was written by a newer EdgeBench."""
+
+
+@dataclass(frozen=True)
+class ArtifactRow:
+    id: int
+    sha256: str
+    name: str
+    format: str
+    path: str
+    size_bytes: int
+    source: str
+    parent_id: int | None
+    step: str | None
+    step_settings: dict[str, Any] | None
+    inspection: dict[str, Any] | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: int
+    artifact_id: int | None
+    model_label: str
+    runtime: str
+    device: str
+    status: str
+    spec: dict[str, Any]
+    environment: dict[str, Any] | None
+    statistics: dict[str, Any] | None
+    memory: dict[str, Any] | None
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+    created_at: str
+
+
+def _loads(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
+class Store:
+    """One writer per database: the process that opens it. Writes use BEGIN IMMEDIATE."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self.migrate()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self, target: int = LATEST) -> None:
+        version = self.schema_version
+        if version > LATEST:
+            raise NewerSchema(
+                f"{self.path} has schema version {version}; this EdgeBench knows up to {LATEST}",
+                "upgrade EdgeBench, or point --db / EDGEBENCH_DB at another database",
+            )
+        for number in range(version + 1, target + 1):
+            with self.transaction() as db:
+                db.executescript_in_tx(MIGRATIONS[number - 1])
+                db.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Tx]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield _Tx(self._db)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # artifacts ---------------------------------------------------------------------------
+
+    def add_artifact(
+        self,
+        *,
+        sha256: str,
+        name: str,
+        format: str,
+        path: str,
+        size_bytes: int,
+        source: str,
+        parent_id: int | None = None,
+        step: str | None = None,
+        step_settings: dict | None = None,
+        inspection: dict | None = None,
+    ) -> ArtifactRow:
+        """Insert, or return the existing row for the same content (sha256)."""
+        existing = self.artifact_by_sha(sha256)
+        if existing:
+            if inspection and not existing.inspection:
+                with self.transaction() as db:
+                    db.execute("UPDATE artifacts SET inspection_json=? WHERE id=?",
+                               (json.dumps(inspection), existing.id))
+                return self.artifact(existing.id)
+            return existing
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO artifacts (sha256, name, format, path, size_bytes, source, parent_id,"
+                " step, step_settings_json, inspection_json) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (sha256, name, format, path, size_bytes, source, parent_id, step,
+                 json.dumps(step_settings) if step_settings is not None else None,
+                 json.dumps(inspection) if inspection is not None else None),
+            )
+            new_id = int(cur.lastrowid or 0)
+        return self.artifact(new_id)
+
+    def _artifact_row(self, row: sqlite3.Row | None) -> ArtifactRow | None:
+        if row is None:
+            return None
+        return ArtifactRow(
+            id=row["id"], sha256=row["sha256"], name=row["name"], format=row["format"],
+            path=row["path"], size_bytes=row["size_bytes"], source=row["source"],
+            parent_id=row["parent_id"], step=row["step"],
+            step_settings=_loads(row["step_settings_json"]),
+            inspection=_loads(row["inspection_json"]), created_at=row["created_at"],
+        )
+
+    def artifact(self, artifact_id: int) -> ArtifactRow:
+        row = self._db.execute("SELECT * FROM artifacts WHERE id=?", (artifact_id,)).fetchone()
+        found = self._artifact_row(row)
+        if found is None:
+            raise BadInput(f"no artifact with id {artifact_id}")
+        return found
+
+    def artifact_by_sha(self, sha256: str) -> ArtifactRow | None:
+        row = self._db.execute("SELECT * FROM artifacts WHERE sha256=?", (sha256,)).fetchone()
+        return self._artifact_row(row)
+
+    def children(self, artifact_id: int) -> list[ArtifactRow]:
+        rows = self._db.execute("SELECT * FROM artifacts WHERE parent_id=? ORDER BY id",
+                                (artifact_id,)).fetchall()
+        return [a for a in map(self._artifact_row, rows) if a]
+
+    def child_by_step(self, artifact_id: int, step: str) -> ArtifactRow | None:
+        row = self._db.execute(
+            "SELECT * FROM artifacts WHERE parent_id=? AND step=? ORDER BY id DESC LIMIT 1",
+            (artifact_id, step)).fetchone()
+        return self._artifact_row(row)
+
+    # runs --------------------------------------------------------------------------------
+
+    def add_run(
+        self,
+        *,
+        artifact_id: int | None,
+        model_label: str,
+        runtime: str,
+        device: str,
+        spec: dict,
+        result: dict | None = None,
+        error: dict | None = None,
+        samples_ms: Iterable[float] = (),
+        memory_trace: Iterable[tuple[float, int]] = (),
+        status: str | None = None,
+    ) -> int:
+        """Store a finished run and its raw samples in one transaction."""
+        status = status or ("ok" if result else "failed")
+        result = result or {}
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO runs (artifact_id, model_label, runtime, device, status, spec_json,"
+                " environment_json, statistics_json, memory_json, result_json, error_json)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (artifact_id, model_label, runtime, device, status, json.dumps(spec),
+                 json.dumps(result.get("environment")) if result else None,
+                 json.dumps(result.get("statistics")) if result else None,
+                 json.dumps(result.get("memory")) if result else None,
+                 json.dumps({k: v for k, v in result.items()
+                             if k not in ("environment", "statistics", "memory")})
+                 if result else None,
+                 json.dumps(error) if error else None),
+            )
+            run_id = int(cur.lastrowid or 0)
+            db.executemany("INSERT INTO samples (run_id, idx, latency_ms) VALUES (?,?,?)",
+                           ((run_id, i, float(v)) for i, v in enumerate(samples_ms)))
+            db.executemany("INSERT INTO memory_samples (run_id, t_s, rss_bytes) VALUES (?,?,?)",
+                           ((run_id, float(t), int(b)) for t, b in memory_trace))
+        return run_id
+
+    def _run_row(self, row: sqlite3.Row) -> RunRow:
+        return RunRow(
+            id=row["id"], artifact_id=row["artifact_id"], model_label=row["model_label"],
+            runtime=row["runtime"], device=row["device"], status=row["status"],
+            spec=json.loads(row["spec_json"]), environment=_loads(row["environment_json"]),
+            statistics=_loads(row["statistics_json"]), memory=_loads(row["memory_json"]),
+            result=_loads(row["result_json"]), error=_loads(row["error_json"]),
+            created_at=row["created_at"],
+        )
+
+    def run(self, run_id: int) -> RunRow:
+        row = self._db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            raise BadInput(f"no run with id {run_id}", "list runs with: edgebench runs list")
+        return self._run_row(row)
+
+    def runs(self, limit: int = 100, model: str | None = None,
+             runtime: str | None = None) -> list[RunRow]:
+        query = "SELECT * FROM runs WHERE 1=1"
+        args: list[Any] = []
+        if model:
+            query += " AND model_label LIKE ?"
+            args.append(f"%{model}%")
+        if runtime:
+            query += " AND runtime = ?"
+            args.append(runtime)
+        query += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        return [self._run_row(r) for r in self._db.execute(query, args).fetchall()]
+
+    def samples(self, run_id: int) -> list[float]:
+        rows = self._db.execute(
+            "SELECT latency_ms FROM samples WHERE run_id=? ORDER BY idx", (run_id,)).fetchall()
+        return [r[0] for r in rows]
+
+    def memory_trace(self, run_id: int) -> list[tuple[float, int]]:
+        rows = self._db.execute(
+            "SELECT t_s, rss_bytes FROM memory_samples WHERE run_id=? ORDER BY t_s",
+            (run_id,)).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def delete_run(self, run_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM runs WHERE id=?", (run_id,))
+
+    def integrity_ok(self) -> bool:
+        return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+class _Tx:
+    """The connection inside BEGIN IMMEDIATE; executescript would commit, so split it."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def execute(self, sql: str, args: Iterable[Any] = ()) -> sqlite3.Cursor:
+        return self._db.execute(sql, tuple(args))
+
+    def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> sqlite3.Cursor:
+        return self._db.executemany(sql, rows)
+
+    def executescript_in_tx(self, script: str) -> None:
+        for statement in script.split(";"):
+            if statement.strip():
+                self._db.execute(statement)
