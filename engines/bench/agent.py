@@ -210,29 +210,51 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
 
         policy = spec.policy
 
-        def progress(phase_name: str, goal_runs: int, goal_s: float) -> Callable[[int, float], None]:
+        def progress(
+            phase_name: str, goal_runs: int, goal_s: float
+        ) -> Callable[[int, float], None]:
             def report(done: int, elapsed_s: float) -> None:
                 frac_runs = done / goal_runs if goal_runs else 1.0
                 frac_time = elapsed_s / goal_s if goal_s else 1.0
                 fraction = min(1.0, min(frac_runs, frac_time))
                 if elapsed_s >= policy.max_s:
                     fraction = 1.0
-                emit({"type": "progress", "phase": phase_name, "done": done,
-                      "fraction": round(fraction, 4), "elapsed_s": round(elapsed_s, 3)})
+                emit(
+                    {
+                        "type": "progress",
+                        "phase": phase_name,
+                        "done": done,
+                        "fraction": round(fraction, 4),
+                        "elapsed_s": round(elapsed_s, 3),
+                    }
+                )
 
             return report
 
         enter("warmup")
         warm: list[float] = []
         if policy.warmup_runs > 0 or policy.warmup_min_s > 0:
-            warm = _loop(call, max(policy.warmup_runs, 1), policy.warmup_min_s, policy.max_s,
-                         policy.max_runs, None,
-                         progress("warmup", policy.warmup_runs, policy.warmup_min_s))
+            warm = _loop(
+                call,
+                max(policy.warmup_runs, 1),
+                policy.warmup_min_s,
+                policy.max_s,
+                policy.max_runs,
+                None,
+                progress("warmup", policy.warmup_runs, policy.warmup_min_s),
+            )
 
         enter("measure")
         stream = SampleStream(emit)
-        samples = _loop(call, policy.min_runs, policy.min_s, policy.max_s, policy.max_runs,
-                        stream.add, progress("measure", policy.min_runs, policy.min_s))
+        samples = _loop(
+            call,
+            policy.min_runs,
+            policy.min_s,
+            policy.max_s,
+            policy.max_runs,
+            stream.add,
+            progress("measure", policy.min_runs, policy.min_s),
+        )
         stream.flush()
 
         enter("finish")
@@ -249,28 +271,37 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
             "method": "peak = max(ru_maxrss, RSS sampled every "
             f"{spec.memory_interval_ms:g} ms); delta = peak - rss_before_load",
         }
-        emit({
-            "type": "result",
-            "load_ms": load_ms,
-            "first_ms": first_ms,
-            "warmup": {"runs": len(warm), "mean_ms": sum(warm) / len(warm) if warm else None},
-            "statistics": statistics,
-            "memory": memory,
-            "runtime_options": session.options_used,
-            "inputs": [i.to_dict() for i in inputs],
-            "input_shapes": {k: list(v.shape) for k, v in feeds.items()},
-            "output_shapes": [list(o.shape) for o in outputs],
-            "environment": {
-                **environment.capture(runtime.name, runtime.modules),
-                "threads": spec.threads,
-                "accelerator": spec.accelerator,
-                "model_sha256": spec.model.sha256,
-            },
-        })
+        emit(
+            {
+                "type": "result",
+                "load_ms": load_ms,
+                "first_ms": first_ms,
+                "warmup": {"runs": len(warm), "mean_ms": sum(warm) / len(warm) if warm else None},
+                "statistics": statistics,
+                "memory": memory,
+                "runtime_options": session.options_used,
+                "inputs": [i.to_dict() for i in inputs],
+                "input_shapes": {k: list(v.shape) for k, v in feeds.items()},
+                "output_shapes": [list(o.shape) for o in outputs],
+                "environment": {
+                    **environment.capture(runtime.name, runtime.modules),
+                    "threads": spec.threads,
+                    "accelerator": spec.accelerator,
+                    "model_sha256": spec.model.sha256,
+                },
+            }
+        )
         session.close()
     except _AgentError as exc:
-        emit({"type": "error", "error_type": exc.error_type, "phase": state["phase"],
-              "message": exc.message, "details": ""})
+        emit(
+            {
+                "type": "error",
+                "error_type": exc.error_type,
+                "phase": state["phase"],
+                "message": exc.message,
+                "details": "",
+            }
+        )
     except Exception as exc:
         from engines.errors import BadInput
 
@@ -280,10 +311,17 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
             kind = "out_of_memory"
             limit = spec_data.get("memory_limit_bytes")
             message = f"ran out of memory during {state['phase']}" + (
-                f" (limit {limit / 2**20:.0f} MiB)" if limit else "")
-        emit({"type": "error", "error_type": kind, "phase": state["phase"],
-              "message": str(message).splitlines()[0][:500] if message else type(exc).__name__,
-              "details": (getattr(exc, "details", "") or "") + "\n" + traceback.format_exc()})
+                f" (limit {limit / 2**20:.0f} MiB)" if limit else ""
+            )
+        emit(
+            {
+                "type": "error",
+                "error_type": kind,
+                "phase": state["phase"],
+                "message": str(message).splitlines()[0][:500] if message else type(exc).__name__,
+                "details": (getattr(exc, "details", "") or "") + "\n" + traceback.format_exc(),
+            }
+        )
 
 
 class _AgentError(Exception):
@@ -300,8 +338,15 @@ def main() -> int:
     try:
         spec_data = json.loads(line)
     except json.JSONDecodeError as exc:
-        emit({"type": "error", "error_type": "bad_input", "phase": "spec",
-              "message": f"the spec is not JSON: {exc}", "details": ""})
+        emit(
+            {
+                "type": "error",
+                "error_type": "bad_input",
+                "phase": "spec",
+                "message": f"the spec is not JSON: {exc}",
+                "details": "",
+            }
+        )
         return 2
     threading.Thread(target=_watch_stdin, name="edgebench-stdin", daemon=True).start()
     run_spec(spec_data, emit)

@@ -12,8 +12,23 @@ from engines import __version__
 from engines.runtimes.base import module_version
 
 #: ISA features that change results; absent ones are simply not listed.
-ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8",
-             "fma", "f16c", "neon", "asimd", "asimddp", "dotprod", "i8mm", "fphp", "sve")
+ISA_FLAGS = (
+    "avx2",
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "amx_int8",
+    "fma",
+    "f16c",
+    "neon",
+    "asimd",
+    "asimddp",
+    "dotprod",
+    "i8mm",
+    "fphp",
+    "sve",
+)
 
 
 def _cpuinfo() -> dict[str, str]:

@@ -55,5 +55,11 @@ def parse_event(raw: bytes) -> dict[str, Any]:
 
 
 def error_event(error_type: str, phase: str, message: str, details: str = "", **extra: Any) -> dict:
-    return {"type": "error", "error_type": error_type, "phase": phase, "message": message,
-            "details": details, **extra}
+    return {
+        "type": "error",
+        "error_type": error_type,
+        "phase": phase,
+        "message": message,
+        "details": details,
+        **extra,
+    }

@@ -8,9 +8,7 @@ from engines.errors import BadInput
 from engines.runtimes.base import TensorInfo
 
 
-def resolve_shape(
-    info: TensorInfo, batch: int, overrides: dict[str, list[int]]
-) -> tuple[int, ...]:
+def resolve_shape(info: TensorInfo, batch: int, overrides: dict[str, list[int]]) -> tuple[int, ...]:
     """Concrete shape: an override wins; a symbolic or -1 first dim becomes the batch."""
     if info.name in overrides:
         return tuple(int(d) for d in overrides[info.name])
@@ -70,5 +68,7 @@ def synthesize(
         elif dtype.kind == "b":
             feeds[info.name] = rng.integers(0, 2, size=shape).astype(bool)
         else:
-            raise BadInput(f"input {info.name!r} has dtype {info.dtype}, which we cannot synthesise")
+            raise BadInput(
+                f"input {info.name!r} has dtype {info.dtype}, which we cannot synthesise"
+            )
     return feeds

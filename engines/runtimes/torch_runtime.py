@@ -49,8 +49,10 @@ class TorchSession(Session):
     def _tensors(self, feeds: dict[str, np.ndarray]) -> list[Any]:
         import torch
 
-        return [torch.from_numpy(np.ascontiguousarray(feeds[i.name])).to(self._device)
-                for i in self._inputs]
+        return [
+            torch.from_numpy(np.ascontiguousarray(feeds[i.name])).to(self._device)
+            for i in self._inputs
+        ]
 
     def _forward(self, args: list[Any]) -> list[Any]:
         import torch

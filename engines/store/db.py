@@ -124,17 +124,28 @@ class Store:
         if existing:
             if inspection and not existing.inspection:
                 with self.transaction() as db:
-                    db.execute("UPDATE artifacts SET inspection_json=? WHERE id=?",
-                               (json.dumps(inspection), existing.id))
+                    db.execute(
+                        "UPDATE artifacts SET inspection_json=? WHERE id=?",
+                        (json.dumps(inspection), existing.id),
+                    )
                 return self.artifact(existing.id)
             return existing
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO artifacts (sha256, name, format, path, size_bytes, source, parent_id,"
                 " step, step_settings_json, inspection_json) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (sha256, name, format, path, size_bytes, source, parent_id, step,
-                 json.dumps(step_settings) if step_settings is not None else None,
-                 json.dumps(inspection) if inspection is not None else None),
+                (
+                    sha256,
+                    name,
+                    format,
+                    path,
+                    size_bytes,
+                    source,
+                    parent_id,
+                    step,
+                    json.dumps(step_settings) if step_settings is not None else None,
+                    json.dumps(inspection) if inspection is not None else None,
+                ),
             )
             new_id = int(cur.lastrowid or 0)
         return self.artifact(new_id)
@@ -143,11 +154,18 @@ class Store:
         if row is None:
             return None
         return ArtifactRow(
-            id=row["id"], sha256=row["sha256"], name=row["name"], format=row["format"],
-            path=row["path"], size_bytes=row["size_bytes"], source=row["source"],
-            parent_id=row["parent_id"], step=row["step"],
+            id=row["id"],
+            sha256=row["sha256"],
+            name=row["name"],
+            format=row["format"],
+            path=row["path"],
+            size_bytes=row["size_bytes"],
+            source=row["source"],
+            parent_id=row["parent_id"],
+            step=row["step"],
             step_settings=_loads(row["step_settings_json"]),
-            inspection=_loads(row["inspection_json"]), created_at=row["created_at"],
+            inspection=_loads(row["inspection_json"]),
+            created_at=row["created_at"],
         )
 
     def artifact(self, artifact_id: int) -> ArtifactRow:
@@ -162,14 +180,16 @@ class Store:
         return self._artifact_row(row)
 
     def children(self, artifact_id: int) -> list[ArtifactRow]:
-        rows = self._db.execute("SELECT * FROM artifacts WHERE parent_id=? ORDER BY id",
-                                (artifact_id,)).fetchall()
+        rows = self._db.execute(
+            "SELECT * FROM artifacts WHERE parent_id=? ORDER BY id", (artifact_id,)
+        ).fetchall()
         return [a for a in map(self._artifact_row, rows) if a]
 
     def child_by_step(self, artifact_id: int, step: str) -> ArtifactRow | None:
         row = self._db.execute(
             "SELECT * FROM artifacts WHERE parent_id=? AND step=? ORDER BY id DESC LIMIT 1",
-            (artifact_id, step)).fetchone()
+            (artifact_id, step),
+        ).fetchone()
         return self._artifact_row(row)
 
     # runs --------------------------------------------------------------------------------
@@ -196,29 +216,53 @@ class Store:
                 "INSERT INTO runs (artifact_id, model_label, runtime, device, status, spec_json,"
                 " environment_json, statistics_json, memory_json, result_json, error_json)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (artifact_id, model_label, runtime, device, status, json.dumps(spec),
-                 json.dumps(result.get("environment")) if result else None,
-                 json.dumps(result.get("statistics")) if result else None,
-                 json.dumps(result.get("memory")) if result else None,
-                 json.dumps({k: v for k, v in result.items()
-                             if k not in ("environment", "statistics", "memory")})
-                 if result else None,
-                 json.dumps(error) if error else None),
+                (
+                    artifact_id,
+                    model_label,
+                    runtime,
+                    device,
+                    status,
+                    json.dumps(spec),
+                    json.dumps(result.get("environment")) if result else None,
+                    json.dumps(result.get("statistics")) if result else None,
+                    json.dumps(result.get("memory")) if result else None,
+                    json.dumps(
+                        {
+                            k: v
+                            for k, v in result.items()
+                            if k not in ("environment", "statistics", "memory")
+                        }
+                    )
+                    if result
+                    else None,
+                    json.dumps(error) if error else None,
+                ),
             )
             run_id = int(cur.lastrowid or 0)
-            db.executemany("INSERT INTO samples (run_id, idx, latency_ms) VALUES (?,?,?)",
-                           ((run_id, i, float(v)) for i, v in enumerate(samples_ms)))
-            db.executemany("INSERT INTO memory_samples (run_id, t_s, rss_bytes) VALUES (?,?,?)",
-                           ((run_id, float(t), int(b)) for t, b in memory_trace))
+            db.executemany(
+                "INSERT INTO samples (run_id, idx, latency_ms) VALUES (?,?,?)",
+                ((run_id, i, float(v)) for i, v in enumerate(samples_ms)),
+            )
+            db.executemany(
+                "INSERT INTO memory_samples (run_id, t_s, rss_bytes) VALUES (?,?,?)",
+                ((run_id, float(t), int(b)) for t, b in memory_trace),
+            )
         return run_id
 
     def _run_row(self, row: sqlite3.Row) -> RunRow:
         return RunRow(
-            id=row["id"], artifact_id=row["artifact_id"], model_label=row["model_label"],
-            runtime=row["runtime"], device=row["device"], status=row["status"],
-            spec=json.loads(row["spec_json"]), environment=_loads(row["environment_json"]),
-            statistics=_loads(row["statistics_json"]), memory=_loads(row["memory_json"]),
-            result=_loads(row["result_json"]), error=_loads(row["error_json"]),
+            id=row["id"],
+            artifact_id=row["artifact_id"],
+            model_label=row["model_label"],
+            runtime=row["runtime"],
+            device=row["device"],
+            status=row["status"],
+            spec=json.loads(row["spec_json"]),
+            environment=_loads(row["environment_json"]),
+            statistics=_loads(row["statistics_json"]),
+            memory=_loads(row["memory_json"]),
+            result=_loads(row["result_json"]),
+            error=_loads(row["error_json"]),
             created_at=row["created_at"],
         )
 
@@ -228,8 +272,9 @@ class Store:
             raise BadInput(f"no run with id {run_id}", "list runs with: edgebench runs list")
         return self._run_row(row)
 
-    def runs(self, limit: int = 100, model: str | None = None,
-             runtime: str | None = None) -> list[RunRow]:
+    def runs(
+        self, limit: int = 100, model: str | None = None, runtime: str | None = None
+    ) -> list[RunRow]:
         query = "SELECT * FROM runs WHERE 1=1"
         args: list[Any] = []
         if model:
@@ -244,13 +289,14 @@ class Store:
 
     def samples(self, run_id: int) -> list[float]:
         rows = self._db.execute(
-            "SELECT latency_ms FROM samples WHERE run_id=? ORDER BY idx", (run_id,)).fetchall()
+            "SELECT latency_ms FROM samples WHERE run_id=? ORDER BY idx", (run_id,)
+        ).fetchall()
         return [r[0] for r in rows]
 
     def memory_trace(self, run_id: int) -> list[tuple[float, int]]:
         rows = self._db.execute(
-            "SELECT t_s, rss_bytes FROM memory_samples WHERE run_id=? ORDER BY t_s",
-            (run_id,)).fetchall()
+            "SELECT t_s, rss_bytes FROM memory_samples WHERE run_id=? ORDER BY t_s", (run_id,)
+        ).fetchall()
         return [(r[0], r[1]) for r in rows]
 
     def delete_run(self, run_id: int) -> None:

@@ -1,0 +1,1 @@
+"""EdgeBench front ends: the `edgebench` CLI and (soon) the desktop app."""

@@ -1,0 +1,414 @@
+"""`edgebench`: every engine capability from the shell, so it runs in CI.
+
+Exit codes: 0 ok, 2 bad input, 3 run failed. Heavy libraries load only inside commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from app.formatting import count, ms, size, table
+from engines.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED, BadInput, EdgeBenchError
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from engines.store.db import Store
+
+    if args.db:
+        os.environ["EDGEBENCH_DB"] = args.db
+    from engines import paths
+
+    return Store(paths.db_path())
+
+
+def _shape_overrides(items: list[str]) -> dict[str, list[int]]:
+    shapes = {}
+    for item in items or []:
+        name, sep, dims = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            shapes[name] = [int(d) for d in dims.split(",")]
+        except ValueError:
+            raise BadInput(f"--input-shape {item!r}: expected NAME=1,3,224,224") from None
+    return shapes
+
+
+class Progress:
+    """A tqdm bar on a terminal; one line per phase when stderr is a log (CI)."""
+
+    def __init__(self, label: str, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.label = label
+        self.bar: Any = None
+        self.phase = ""
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        kind = event["type"]
+        if kind == "log":
+            self._line(event["message"])
+        elif kind == "phase":
+            self.phase = event["phase"]
+            if self.tty:
+                self._ensure_bar()
+                self.bar.set_description(f"{self.label} {self.phase}")
+                if self.phase == "measure":
+                    self.bar.n = 0
+                    self.bar.refresh()
+            else:
+                self._line(f"{self.label}: {self.phase}")
+        elif kind == "progress" and self.tty and event["phase"] == "measure":
+            self._ensure_bar()
+            self.bar.n = round(100 * event["fraction"])
+            self.bar.set_postfix_str(f"{event['done']} runs")
+        elif kind in ("result", "error"):
+            self.close()
+
+    def _ensure_bar(self) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=100, file=sys.stderr, leave=False, unit="%",
+                            bar_format="{desc} |{bar}| {percentage:3.0f}% {postfix} [{elapsed}<{remaining}]")
+
+    def _line(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.write(message, file=sys.stderr)
+        else:
+            print(message, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _policy(args: argparse.Namespace) -> Any:
+    from engines.bench.spec import RunPolicy
+
+    policy = RunPolicy(
+        warmup_runs=args.warmup,
+        warmup_min_s=args.warmup_seconds,
+        min_runs=args.runs,
+        min_s=args.min_seconds,
+        max_s=args.max_seconds,
+    )
+    try:
+        policy.validate()
+    except ValueError as exc:
+        raise BadInput(f"run policy: {exc}") from None
+    return policy
+
+
+def _run_profile(store: Any, request: Any, show_progress: bool) -> dict[str, Any]:
+    """Drive one profile; returns the outcome (result event, error event, run id)."""
+    from engines.bench.profile import profile
+
+    bar = Progress(f"{request.model} on {request.runtime}", show_progress)
+    outcome: dict[str, Any] = {"model": request.model, "runtime": request.runtime}
+    events: Iterator[dict[str, Any]] = profile(request, store)
+    try:
+        for event in events:
+            bar(event)
+            if event["type"] == "spec":
+                outcome["model_label"] = event["model_label"]
+                outcome["model_file_bytes"] = event["model_file_bytes"]
+            elif event["type"] in ("result", "error"):
+                outcome[event["type"]] = event
+            elif event["type"] == "stored":
+                outcome["run_id"] = event["run_id"]
+    finally:
+        bar.close()
+    return outcome
+
+
+def _summary_rows(result: dict[str, Any], outcome: dict[str, Any]) -> list[list[str]]:
+    st, mem = result["statistics"], result["memory"]
+    ci = st["median_ci95_ms"]
+    env = result["environment"]
+    return [
+        ["model", outcome.get("model_label", outcome["model"])],
+        ["runtime", f"{outcome['runtime']} {env['runtime_versions']}"],
+        ["options", json.dumps(result["runtime_options"])],
+        ["inputs", json.dumps(result["input_shapes"])],
+        ["samples", f"{st['count']} timed runs (+{result['warmup']['runs']} warm-up)"],
+        ["p50 latency", f"{ms(st['p50_ms'])} ms  (95% CI {ms(ci[0])}-{ms(ci[1])})"],
+        ["p90 latency", f"{ms(st['p90_ms'])} ms"],
+        ["p99 latency", f"{ms(st['p99_ms'])} ms"],
+        ["mean ± std", f"{ms(st['mean_ms'])} ± {ms(st['std_ms'])} ms (population std)"],
+        ["CV", f"{st['cv']:.1%}"],
+        ["min / max", f"{ms(st['min_ms'])} / {ms(st['max_ms'])} ms"],
+        ["throughput", f"{st['throughput_per_s']:.1f} inferences/s (batch {st['batch']} / mean)"],
+        ["load_ms", f"{ms(result['load_ms'])} ms (session creation)"],
+        ["first_ms", f"{ms(result['first_ms'])} ms (first inference, cold)"],
+        ["peak_rss_delta", f"{size(mem['peak_rss_delta_bytes'])} (peak {size(mem['peak_rss_bytes'])}"
+                           f" - before load {size(mem['rss_before_load_bytes'])})"],
+        ["model size", size(mem["model_file_bytes"])],
+        ["CPU", f"{env['cpu_model']} ({env['logical_cores']} logical cores)"],
+    ]
+
+
+def _print_error(error: dict[str, Any]) -> None:
+    print(f"error ({error.get('error_type')}, phase {error.get('phase')}): {error['message']}",
+          file=sys.stderr)
+    details = (error.get("details") or "").strip()
+    if details:
+        print("details (last lines):\n  " + "\n  ".join(details.splitlines()[-12:]),
+              file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from engines.bench.profile import ProfileRequest
+
+    request = ProfileRequest(
+        model=args.model, runtime=args.runtime, threads=args.threads, batch=args.batch,
+        accelerator=args.accelerator, policy=_policy(args),
+        input_shapes=_shape_overrides(args.input_shape), trust_code=args.trust_code,
+        keep_run=not args.no_store, fault=os.environ.get("EDGEBENCH_TEST_FAULT"),
+    )
+    with _store(args) as store:
+        outcome = _run_profile(store, request, show_progress=True)
+    if "result" not in outcome:
+        error = outcome.get("error", {"message": "no result", "error_type": "unknown"})
+        if args.json:
+            print(json.dumps({"ok": False, "error": error, "run_id": outcome.get("run_id")}))
+        _print_error(error)
+        return EXIT_RUN_FAILED
+    result = outcome["result"]
+    if args.json:
+        print(json.dumps({"ok": True, "run_id": outcome.get("run_id"),
+                          "model": outcome.get("model_label"), "runtime": args.runtime,
+                          **{k: v for k, v in result.items() if k != "type"}}, indent=2))
+    else:
+        print(table(["figure", "value"], _summary_rows(result, outcome)))
+        for warning in result["statistics"]["warnings"]:
+            print(f"note: {warning}")
+        if outcome.get("run_id"):
+            print(f"stored as run {outcome['run_id']} (edgebench runs show {outcome['run_id']})")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from engines.bench.profile import ProfileRequest
+    from engines.runtimes.registry import all_runtimes
+
+    rows, failures, payload = [], 0, []
+    with _store(args) as store:
+        for runtime in all_runtimes():
+            if not runtime.available().ok:
+                rows.append([runtime.name, "unavailable", runtime.available().reason] + [""] * 6)
+                continue
+            request = ProfileRequest(model=args.model, runtime=runtime.name,
+                                     threads=args.threads, policy=_policy(args))
+            outcome = _run_profile(store, request, show_progress=True)
+            if "result" not in outcome:
+                failures += 1
+                _print_error(outcome["error"])
+                rows.append([runtime.name, "failed", outcome["error"]["message"][:40]] + [""] * 6)
+                continue
+            r = outcome["result"]
+            st = r["statistics"]
+            payload.append({"runtime": runtime.name, "run_id": outcome.get("run_id"), **r})
+            rows.append([
+                runtime.name, ms(st["p50_ms"]), ms(st["p99_ms"]),
+                f"{ms(st['mean_ms'])} ± {ms(st['std_ms'])}", f"{st['throughput_per_s']:.0f}",
+                ms(r["load_ms"]), ms(r["first_ms"]),
+                size(r["memory"]["peak_rss_delta_bytes"]), size(r["memory"]["model_file_bytes"]),
+            ])
+    if args.json:
+        print(json.dumps(payload, indent=2))
+    else:
+        print(f"{args.model}: latency in ms, {args.threads or 'default'} threads")
+        print(table(["runtime", "p50", "p99", "mean ± std", "inf/s", "load_ms", "first_ms",
+                     "peak_rss_delta", "model size"], rows))
+    return EXIT_RUN_FAILED if failures else EXIT_OK
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from engines.models.refs import resolve
+
+    with _store(args) as store:
+        artifact = resolve(args.model, store, trust_code=args.trust_code)
+    info = dict(artifact.inspection or {})
+    if args.json:
+        print(json.dumps({"artifact_id": artifact.id, "name": artifact.name,
+                          "sha256": artifact.sha256, **info}, indent=2))
+        return EXIT_OK
+    macs = info.get("macs") or {}
+    print(f"{artifact.name}  [{info.get('format')}]  sha256 {artifact.sha256[:16]}…  "
+          f"artifact {artifact.id}")
+    print(f"file size   {size(info.get('file_bytes'))}")
+    print(f"parameters  {count(info.get('parameters'))}")
+    if macs:
+        print(f"MACs        {count(macs.get('macs'))}  ({macs.get('unit')}; {macs.get('method')})")
+    for label in ("inputs", "outputs"):
+        rows = [[t["name"], str(t["shape"]), t["dtype"]] for t in info.get(label, [])]
+        if rows:
+            print(f"\n{label}:\n" + table(["name", "shape", "dtype"], rows))
+    hist = info.get("op_histogram") or {}
+    if hist:
+        print("\nops:\n" + table(["op", "count"], list(hist.items())[:25]))
+    if info.get("note"):
+        print(f"\nnote: {info['note']}")
+    return EXIT_OK
+
+
+def cmd_runtimes(args: argparse.Namespace) -> int:
+    from engines.runtimes.registry import all_runtimes
+
+    rows, payload = [], []
+    for runtime in all_runtimes():
+        availability = runtime.available()
+        accelerators = runtime.accelerators() if availability.ok else {}
+        payload.append({"name": runtime.name, "available": availability.ok,
+                        "reason": availability.reason, "version": availability.version,
+                        "formats": list(runtime.formats), "accelerators": accelerators})
+        rows.append([runtime.name, "available" if availability.ok else "unavailable",
+                     availability.version or "-", ", ".join(runtime.formats),
+                     availability.reason])
+        for name, status in accelerators.items():
+            rows.append(["", f"  {name}", "", "", status])
+    if args.json:
+        print(json.dumps(payload, indent=2))
+    else:
+        print(table(["runtime", "status", "version", "formats", "why / details"], rows))
+    return EXIT_OK
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        if args.action == "list":
+            runs = store.runs(limit=args.limit, model=args.model, runtime=args.runtime)
+            if args.json:
+                print(json.dumps([{"id": r.id, "created_at": r.created_at, "model": r.model_label,
+                                   "runtime": r.runtime, "device": r.device, "status": r.status,
+                                   "statistics": r.statistics} for r in runs], indent=2))
+                return EXIT_OK
+            rows = [[r.id, r.created_at[:19].replace("T", " "), r.model_label, r.runtime,
+                     r.device, r.status,
+                     ms((r.statistics or {}).get("p50_ms")), ms((r.statistics or {}).get("p99_ms")),
+                     (r.statistics or {}).get("count", "-")] for r in runs]
+            print(table(["id", "created (UTC)", "model", "runtime", "device", "status",
+                         "p50 ms", "p99 ms", "samples"], rows))
+            return EXIT_OK
+        if args.id is None:
+            raise BadInput("runs show needs a run id: edgebench runs show ID")
+        run = store.run(args.id)
+        samples = store.samples(run.id)
+        if args.json:
+            print(json.dumps({**run.__dict__, "samples_ms": samples,
+                              "memory_trace": store.memory_trace(run.id)}, indent=2))
+            return EXIT_OK
+        print(f"run {run.id}  {run.created_at}  {run.model_label} on {run.runtime} "
+              f"({run.device})  status {run.status}")
+        if run.status == "ok" and run.result and run.statistics and run.memory:
+            result = {**run.result, "statistics": run.statistics, "memory": run.memory,
+                      "environment": run.environment}
+            print(table(["figure", "value"], _summary_rows(
+                result, {"model": run.model_label, "runtime": run.runtime})))
+            print(f"{len(samples)} raw samples stored (edgebench runs show {run.id} --json)")
+        elif run.error:
+            _print_error(run.error)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- parser
+
+
+def _policy_flags(p: argparse.ArgumentParser, runs: int = 50, min_s: float = 2.0) -> None:
+    p.add_argument("--threads", type=int, help="threads for the runtime (default: physical cores)")
+    p.add_argument("--runs", type=int, default=runs, help=f"minimum timed runs (default {runs})")
+    p.add_argument("--min-seconds", type=float, default=min_s,
+                   help=f"minimum measuring time; runs continue until both are met (default {min_s})")
+    p.add_argument("--max-seconds", type=float, default=150.0, help="cap on measuring time")
+    p.add_argument("--warmup", type=int, default=5, help="minimum warm-up runs (default 5)")
+    p.add_argument("--warmup-seconds", type=float, default=0.5, help="minimum warm-up time")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from engines import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="edgebench",
+        description="Compress, export and profile models for edge devices.",
+        epilog="MODEL is a file (.onnx, .tflite, .pt2, TorchScript), demo:digits-cnn, "
+        "or zoo:NAME (torchvision architecture, random weights; zoo:NAME:pretrained needs "
+        "the internet).",
+    )
+    parser.add_argument("--version", action="version", version=f"edgebench {__version__}")
+    parser.add_argument("--db", help="results database (default: $EDGEBENCH_DB or the user data dir)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("profile", help="measure latency and memory of MODEL on one runtime")
+    p.add_argument("model")
+    p.add_argument("--runtime", required=True, help="onnxruntime | litert | torch")
+    _policy_flags(p)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--accelerator", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...",
+                   help="concrete shape for an input with symbolic dims (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the full result as JSON")
+    p.add_argument("--no-store", action="store_true", help="do not record the run")
+    p.add_argument("--trust-code", action="store_true",
+                   help="allow model files that contain code (TorchScript, .pt2, pickles)")
+    p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("demo", help="profile the demo model on every available runtime")
+    p.add_argument("--model", default="demo:digits-cnn")
+    _policy_flags(p, runs=50, min_s=1.0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("inspect", help="import MODEL and show its signature, size, MACs, ops")
+    p.add_argument("model")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--trust-code", action="store_true")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("runtimes", help="list runtimes, whether each is usable and why")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_runtimes)
+
+    p = sub.add_parser("runs", help="stored runs: list, or show one")
+    p.add_argument("action", choices=["list", "show"])
+    p.add_argument("id", nargs="?", type=int)
+    p.add_argument("--model", help="filter: model name contains")
+    p.add_argument("--runtime", help="filter: runtime")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_runs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except EdgeBenchError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.details:
+            print(f"  {exc.details.strip().splitlines()[0]}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return EXIT_RUN_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["EXIT_BAD_INPUT", "main"]

@@ -1,0 +1,106 @@
+"""Profile one model on one runtime: resolve, make runnable, run the agent, store the run.
+
+A generator of events, like every long piece of engine work: the CLI prints them, the
+GUI's worker forwards them as signals, and closing the generator stops the agent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from engines.bench.spec import BenchSpec, ModelRef, RunPolicy
+from engines.devices.base import Device
+from engines.store.db import Store
+
+
+@dataclass(frozen=True)
+class ProfileRequest:
+    model: str
+    runtime: str
+    threads: int | None = None
+    batch: int = 1
+    accelerator: str = "cpu"
+    policy: RunPolicy = field(default_factory=RunPolicy)
+    input_shapes: dict[str, list[int]] = field(default_factory=dict)
+    trust_code: bool = False
+    keep_run: bool = True
+    fault: str | None = None
+
+
+def default_threads() -> int:
+    from engines.bench.environment import physical_cores
+
+    import os
+
+    return physical_cores() or os.cpu_count() or 1
+
+
+def profile(
+    request: ProfileRequest, store: Store, device: Device | None = None
+) -> Iterator[dict[str, Any]]:
+    """Yield agent events, then a `stored` event (run id) or the final `error`."""
+    from engines.devices.local import LocalDevice
+    from engines.models.refs import resolve
+    from engines.export.runnable import runnable_artifact
+    from engines.runtimes.registry import get_runtime
+
+    device = device or LocalDevice()
+    notes: list[dict[str, Any]] = []
+
+    def note(message: str, fraction: float | None = None) -> None:
+        notes.append({"type": "log", "level": "info", "message": message})
+
+    runtime = get_runtime(request.runtime)
+    availability = runtime.available()
+    if not availability.ok:
+        from engines.errors import BadInput
+
+        raise BadInput(f"runtime {runtime.name} is unavailable: {availability.reason}")
+    yield {"type": "log", "level": "info", "message": f"resolving {request.model}"}
+    source = resolve(request.model, store, trust_code=request.trust_code, progress=note)
+    yield from notes
+    notes.clear()
+    artifact = runnable_artifact(source, runtime, store, progress=note)
+    yield from notes
+    threads = request.threads or default_threads()
+    declared = (artifact.inspection or {}).get("inputs", [])
+    spec = BenchSpec(
+        model=ModelRef(artifact.path, artifact.format, artifact.sha256, declared),
+        runtime=runtime.name,
+        threads=threads,
+        batch=request.batch,
+        accelerator=request.accelerator,
+        policy=request.policy,
+        input_shapes=request.input_shapes,
+        fault=request.fault,
+    )
+    yield {"type": "spec", "spec": spec.to_json(), "artifact_id": artifact.id,
+           "model_label": source.name, "model_file_bytes": artifact.size_bytes}
+    samples: list[float] = []
+    memory: list[tuple[float, int]] = []
+    final: dict[str, Any] | None = None
+    for event in device.run(spec):
+        kind = event["type"]
+        if kind == "sample":
+            samples.extend(event["ms"])
+        elif kind == "memory":
+            memory.append((event["t_s"], event["rss_bytes"]))
+        elif kind in ("result", "error"):
+            final = event
+        yield event
+    if final is None or not request.keep_run:
+        return
+    import json
+
+    is_result = final["type"] == "result"
+    status = "ok" if is_result else (
+        "cancelled" if final.get("error_type") == "cancelled" else "failed")
+    run_id = store.add_run(
+        artifact_id=artifact.id, model_label=source.name, runtime=runtime.name,
+        device=device.name, spec=json.loads(spec.to_json()),
+        result=final if is_result else None, error=None if is_result else final,
+        samples_ms=samples if is_result else (), memory_trace=memory, status=status,
+    )
+    yield {"type": "stored", "run_id": run_id, "status": status}

@@ -1,0 +1,1 @@
+"""Exports from torch to ONNX and TFLite; conversion runs in a worker process."""

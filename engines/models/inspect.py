@@ -1,0 +1,175 @@
+"""Inspection of one model file: IO signature, parameters, MACs, size, op histogram.
+
+Runs inside a worker process (native parsers can crash on bad files); returns plain JSON.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engines.errors import BadInput
+from engines.models import sniff as formats
+
+_ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 5: "int16", 6: "int32", 7: "int64",
+                8: "string", 9: "bool", 10: "float16", 11: "float64", 16: "bfloat16"}
+
+
+def _onnx_io(values: Any) -> list[dict[str, Any]]:
+    out = []
+    for v in values:
+        tensor = v.type.tensor_type
+        shape: list[int | str] = [
+            d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
+            for d in tensor.shape.dim
+        ]
+        out.append({"name": v.name, "shape": shape,
+                    "dtype": _ONNX_DTYPES.get(tensor.elem_type, str(tensor.elem_type))})
+    return out
+
+
+def inspect_onnx(path: str) -> dict[str, Any]:
+    import onnx
+
+    from engines.models.macs import count_onnx_macs
+
+    model = onnx.load(path, load_external_data=False)
+    graph = model.graph
+    initializers = {i.name for i in graph.initializer}
+    external = sorted({
+        entry.value
+        for init in graph.initializer
+        if init.data_location == onnx.TensorProto.EXTERNAL
+        for entry in init.external_data
+        if entry.key == "location"
+    })
+    return {
+        "inputs": _onnx_io([i for i in graph.input if i.name not in initializers]),
+        "outputs": _onnx_io(graph.output),
+        "parameters": sum(math.prod(i.dims) for i in graph.initializer),
+        "macs": count_onnx_macs(model),
+        "op_histogram": dict(Counter(n.op_type for n in graph.node).most_common()),
+        "opset": {o.domain or "ai.onnx": o.version for o in model.opset_import},
+        "producer": f"{model.producer_name} {model.producer_version}".strip(),
+        "external_data": external,
+    }
+
+
+def inspect_tflite(path: str) -> dict[str, Any]:
+    from engines.models.macs import count_tflite_macs
+    from engines.runtimes.litert import _info, _interpreter_class
+
+    interpreter_class, _ = _interpreter_class()
+    it = interpreter_class(model_content=Path(path).read_bytes())
+    ops = it._get_ops_details()
+    tensors = {int(t["index"]): t for t in it.get_tensor_details()}
+    produced = {int(o) for op in ops for o in op["outputs"]}
+    graph_inputs = {int(d["index"]) for d in it.get_input_details()}
+    consumed = {int(i) for op in ops for i in op["inputs"] if int(i) >= 0}
+    constants = consumed - produced - graph_inputs
+    return {
+        "inputs": [_info(d).to_dict() for d in it.get_input_details()],
+        "outputs": [_info(d).to_dict() for d in it.get_output_details()],
+        "parameters": int(sum(math.prod(tensors[i]["shape"]) for i in constants if i in tensors)),
+        "macs": count_tflite_macs(ops, tensors),
+        "op_histogram": dict(Counter(op["op_name"] for op in ops).most_common()),
+    }
+
+
+def _torch_macs(module: Any, example: list[Any]) -> dict[str, Any]:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        module(*example)
+    flops = counter.get_total_flops()
+    by_op: dict[str, int] = {}
+    for op, count in counter.get_flop_counts().get("Global", {}).items():
+        name = str(op).split(".")[-1]
+        by_op[name] = by_op.get(name, 0) + int(count) // 2
+    from engines.models.macs import UNIT
+
+    return {"macs": flops // 2, "macs_by_op": by_op, "unit": UNIT,
+            "method": "torch.utils.flop_counter on one forward pass (FLOPs / 2)"}
+
+
+def inspect_torch(path: str, fmt: str) -> dict[str, Any]:
+    import torch
+
+    if fmt == formats.STATE_DICT:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        tensors = _tensors_in(state)
+        return {"inputs": [], "outputs": [], "parameters": sum(t.numel() for t in tensors),
+                "macs": None, "op_histogram": {},
+                "note": "weights only: a state_dict has no architecture or inputs"}
+    if fmt == formats.EXPORTED_PROGRAM:
+        from engines.runtimes.torch_runtime import _exported_inputs
+
+        program = torch.export.load(path)
+        inputs = [i.to_dict() for i in _exported_inputs(program)]
+        module = program.module()
+        histogram = Counter(
+            str(n.target).replace("aten.", "").split(".")[0]
+            for n in program.graph.nodes if n.op == "call_function")
+        params = sum(v.numel() for v in program.state_dict.values())
+    elif fmt == formats.ZOO:
+        from engines.models.zoo import build_module, read_descriptor
+
+        desc = read_descriptor(path)
+        module = build_module(desc)
+        inputs = [{"name": desc["input_name"], "shape": desc["input_shape"], "dtype": "float32"}]
+        histogram = Counter(type(m).__name__ for m in module.modules() if not list(m.children()))
+        params = sum(p.numel() for p in module.parameters())
+    else:
+        raise BadInput(f"inspection of {fmt} files needs a declared input shape")
+    example = [torch.zeros([d if isinstance(d, int) else 1 for d in i["shape"]]) for i in inputs]
+    with torch.inference_mode():
+        outs = module(*example)
+    outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+    return {
+        "inputs": inputs,
+        "outputs": [{"name": f"output_{k}", "shape": list(o.shape),
+                     "dtype": str(o.dtype).replace("torch.", "")} for k, o in enumerate(outs)],
+        "parameters": int(params),
+        "macs": _torch_macs(module, example),
+        "op_histogram": dict(histogram.most_common()),
+    }
+
+
+def _tensors_in(obj: Any) -> list[Any]:
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, dict):
+        return [t for v in obj.values() for t in _tensors_in(v)]
+    if isinstance(obj, (list, tuple)):
+        return [t for v in obj for t in _tensors_in(v)]
+    return []
+
+
+def inspect_file(payload: dict[str, Any], progress: Callable[..., None]) -> dict[str, Any]:
+    """Worker task: payload {"path", "format"}."""
+    path, fmt = payload["path"], payload["format"]
+    progress(f"inspecting {Path(path).name}")
+    if fmt == formats.ONNX:
+        info = inspect_onnx(path)
+    elif fmt == formats.TFLITE:
+        info = inspect_tflite(path)
+    elif fmt in (formats.STATE_DICT, formats.EXPORTED_PROGRAM, formats.ZOO):
+        info = inspect_torch(path, fmt)
+    elif fmt == formats.TORCHSCRIPT:
+        import torch
+
+        module = torch.jit.load(path, map_location="cpu")
+        info = {"inputs": [], "outputs": [], "macs": None,
+                "parameters": sum(p.numel() for p in module.parameters()),
+                "op_histogram": {}, "note": "TorchScript records no input shapes"}
+    else:
+        raise BadInput(f"cannot inspect {fmt} files")
+    return {"format": fmt, "file_bytes": os.path.getsize(path), **info}

@@ -1,0 +1,187 @@
+"""Tell a model's format from its bytes, never its extension, and never by loading it.
+
+Pure Python on purpose: this runs on untrusted files in the main process, so it only
+walks the outer structure (protobuf wire format, flatbuffer identifier, zip directory,
+pickle opcodes) and executes nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import mmap
+import pickletools
+import zipfile
+from pathlib import Path
+
+from engines.errors import BadInput
+
+ONNX = "onnx"
+TFLITE = "tflite"
+TORCHSCRIPT = "torchscript"
+EXPORTED_PROGRAM = "torch-exported-program"
+STATE_DICT = "torch-state-dict"
+TORCH_PICKLE = "torch-pickle"
+ZOO = "zoo"
+
+#: Formats whose loading runs code from the file: loaded only when the user trusts it.
+CODE_FORMATS = {TORCHSCRIPT, EXPORTED_PROGRAM, TORCH_PICKLE}
+
+# ModelProto field numbers and their wire types (0 varint, 2 length-delimited).
+_ONNX_FIELDS = {1: 0, 2: 2, 3: 2, 4: 2, 5: 0, 6: 2, 7: 2, 8: 2, 14: 2, 20: 2, 25: 2}
+_ONNX_GRAPH = 7
+
+#: Globals a weights-only torch pickle may reference (what torch.load(weights_only=True)
+#: rebuilds); anything else means arbitrary objects, i.e. code.
+_SAFE_GLOBALS_PREFIXES = ("torch._utils._rebuild_", "torch.storage.", "torch.serialization.")
+_SAFE_GLOBALS = {
+    "collections.OrderedDict",
+    "torch.device",
+    "torch.Size",
+    "torch.float32",
+    "torch.float16",
+    "torch.bfloat16",
+    "torch.int64",
+    "torch.int32",
+    "torch.int8",
+    "torch.uint8",
+    "torch.bool",
+    "torch.float64",
+    "builtins.set",
+    "builtins.frozenset",
+    "_codecs.encode",
+    "torch._tensor._rebuild_from_type_v2",
+    "torch.Tensor",
+    "torch.nn.parameter.Parameter",
+}
+
+
+def _is_safe_global(name: str) -> bool:
+    module, _, attr = name.partition(".") if " " not in name else name.partition(" ")
+    dotted = f"{module}.{attr}" if " " in name else name
+    if dotted in _SAFE_GLOBALS or dotted.startswith(_SAFE_GLOBALS_PREFIXES):
+        return True
+    return dotted.startswith("torch.") and dotted.count(".") == 1 and dotted.endswith("Storage")
+
+
+def _varint(buf: mmap.mmap | bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(buf):
+            raise ValueError("truncated varint")
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def looks_like_onnx(buf: mmap.mmap | bytes) -> bool:
+    """Walk the top-level ModelProto fields; every tag must be known and every length fit."""
+    pos, seen_graph, fields = 0, False, 0
+    while pos < len(buf):
+        try:
+            key, pos = _varint(buf, pos)
+        except ValueError:
+            return False
+        number, wire = key >> 3, key & 7
+        if _ONNX_FIELDS.get(number) != wire:
+            return False
+        if wire == 0:
+            try:
+                _, pos = _varint(buf, pos)
+            except ValueError:
+                return False
+        else:
+            try:
+                length, pos = _varint(buf, pos)
+            except ValueError:
+                return False
+            if pos + length > len(buf):
+                raise BadInput("the ONNX file is truncated: a field runs past the end of the file")
+            pos += length
+        seen_graph |= number == _ONNX_GRAPH
+        fields += 1
+    return seen_graph and fields >= 2
+
+
+def _pickle_globals(data: bytes) -> set[str]:
+    found: set[str] = set()
+    strings: list[str] = []
+    for opcode, arg, _ in pickletools.genops(io.BytesIO(data)):
+        if opcode.name == "GLOBAL":
+            found.add(str(arg))
+        elif opcode.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
+            strings.append(str(arg))
+        elif opcode.name == "STACK_GLOBAL":
+            found.add(" ".join(strings[-2:]) if len(strings) >= 2 else "<unknown>")
+    return found
+
+
+def pickle_is_weights_only(data: bytes) -> bool:
+    try:
+        names = _pickle_globals(data)
+    except Exception:
+        return False
+    return all(_is_safe_global(n) for n in names)
+
+
+def _sniff_zip(path: Path) -> str:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if any(n.endswith("archive_format") for n in names) or any(
+                "/models/" in n and n.endswith(".json") for n in names
+            ):
+                return EXPORTED_PROGRAM
+            if any("/code/" in n for n in names) and any(
+                n.endswith("constants.pkl") for n in names
+            ):
+                return TORCHSCRIPT
+            pkl = next((n for n in names if n.endswith("data.pkl")), None)
+            if pkl is None:
+                raise BadInput(f"{path.name} is a zip archive but not a PyTorch file")
+            info = archive.getinfo(pkl)
+            if info.file_size > 256 << 20:
+                raise BadInput(f"{path.name}: its pickle index is implausibly large")
+            return STATE_DICT if pickle_is_weights_only(archive.read(pkl)) else TORCH_PICKLE
+    except zipfile.BadZipFile as exc:
+        raise BadInput(f"{path.name} is a truncated or corrupt zip archive ({exc})") from None
+
+
+def sniff(path: str | Path) -> str:
+    """The model format of `path`, or BadInput saying what the file is not."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"no such model file: {path}")
+    size = path.stat().st_size
+    if size == 0:
+        raise BadInput(f"{path.name} is empty")
+    with path.open("rb") as f:
+        head = f.read(16)
+        if head[4:8] == b"TFL3":
+            return TFLITE
+        if head.startswith(b"PK\x03\x04"):
+            return _sniff_zip(path)
+        if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+            # Legacy (non-zip) torch.save or a plain pickle: may hold any object.
+            f.seek(0)
+            return STATE_DICT if pickle_is_weights_only(f.read(64 << 20)) else TORCH_PICKLE
+        if head.lstrip()[:1] == b"{" and size < 1 << 16:
+            f.seek(0)
+            try:
+                if "zoo" in json.loads(f.read()):
+                    return ZOO
+            except (ValueError, TypeError):
+                pass
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            if looks_like_onnx(buf):
+                return ONNX
+    raise BadInput(
+        f"{path.name} is not a model EdgeBench recognises (or it is truncated)",
+        "expected ONNX (.onnx), TFLite (.tflite), or a PyTorch file: TorchScript, "
+        "ExportedProgram (.pt2) or a state_dict (.pt/.pth)",
+    )

@@ -1,0 +1,102 @@
+"""Child-process plumbing shared by the benchmark device and the host workers."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+from collections import deque
+from pathlib import Path
+from typing import IO
+
+from engines.bench.events import MAX_LINE_BYTES
+
+EOF_MARK = b""
+TERM_GRACE_S = 2.0
+ENGINE_ROOT = str(Path(__file__).resolve().parents[1])
+
+
+def signal_name(returncode: int) -> str:
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {**os.environ, **(extra or {}), "PYTHONUNBUFFERED": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [ENGINE_ROOT, env.get("PYTHONPATH")]))
+    return env
+
+
+def spawn(module: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start `python -X faulthandler -m module` in its own process group, pipes on all three."""
+    return subprocess.Popen(
+        [sys.executable, "-X", "faulthandler", "-u", "-m", module],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env=child_env(extra_env),
+    )
+
+
+def kill_group(proc: subprocess.Popen, grace_s: float = TERM_GRACE_S) -> None:
+    """SIGTERM the child's process group, then SIGKILL after a grace period."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+
+
+def pump_lines(stream: IO[bytes], out: queue.Queue) -> None:
+    """Move capped lines from a pipe into a queue; EOF_MARK when the pipe closes."""
+    try:
+        while True:
+            line = stream.readline(MAX_LINE_BYTES + 1)
+            if not line:
+                break
+            out.put(line)
+    finally:
+        out.put(EOF_MARK)
+
+
+def pump_tail(stream: IO[bytes], tail: deque) -> None:
+    """Keep the last lines of a pipe (stderr: faulthandler tracebacks, runtime logs)."""
+    for line in iter(lambda: stream.readline(4096), b""):
+        tail.append(line.decode("utf-8", "replace").rstrip())
+
+
+def close_pipes(proc: subprocess.Popen) -> None:
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+def crash_message(returncode: int | None, doing: str) -> tuple[str, str | None]:
+    """A person's sentence for how a child ended, and the signal name if any."""
+    if returncode is not None and returncode < 0:
+        name = signal_name(returncode)
+        hint = {
+            "SIGSEGV": "a segmentation fault in native code (runtime or model)",
+            "SIGABRT": "the runtime aborted",
+            "SIGKILL": "killed from outside, most often by the kernel's out-of-memory killer",
+            "SIGBUS": "a bus error in native code",
+        }.get(name, "killed by a signal")
+        return f"crashed with {name} during {doing}: {hint}", name
+    return f"exited with code {returncode} during {doing} without a result", None

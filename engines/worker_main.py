@@ -1,0 +1,61 @@
+"""Entry point of a host worker process: one task, JSON in on stdin, JSON lines out.
+
+Native parsers and converters (onnx, LiteRT, torch.export, litert-torch) run here, never
+in the process that owns the store or the window. Output lines:
+  {"type": "progress", "message", "fraction"} ... then {"type": "done", "result": {...}}
+  or {"type": "error", "error_type", "message", "details"}
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import traceback
+from typing import Any
+
+#: Task name -> "module:function". The function takes (payload, progress) and returns JSON.
+TASKS = {
+    "inspect": "engines.models.inspect:inspect_file",
+    "build_demo": "engines.models.demo:build_demo",
+    "export": "engines.export.convert:export_model",
+}
+
+
+def _emit(event: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(event, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def progress(message: str, fraction: float | None = None) -> None:
+    _emit({"type": "progress", "message": message, "fraction": fraction})
+
+
+def main() -> int:
+    # Converters print freely; keep our stdout for protocol lines only.
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = os.fdopen(protocol_fd, "w", buffering=1)
+    request = json.loads(sys.stdin.readline())
+    task = request["task"]
+    try:
+        module_name, _, function_name = TASKS[task].partition(":")
+        function = getattr(importlib.import_module(module_name), function_name)
+        result = function(request.get("payload", {}), progress)
+        _emit({"type": "done", "result": result})
+    except Exception as exc:
+        from engines.errors import BadInput
+
+        _emit({
+            "type": "error",
+            "error_type": "bad_input" if isinstance(exc, BadInput) else "failed",
+            "message": getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}",
+            "details": (getattr(exc, "details", "") or "") + "\n" + traceback.format_exc(),
+        })
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
