@@ -47,12 +47,14 @@ def main() -> int:
     except Exception as exc:
         from engines.errors import BadInput
 
-        _emit({
-            "type": "error",
-            "error_type": "bad_input" if isinstance(exc, BadInput) else "failed",
-            "message": getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}",
-            "details": (getattr(exc, "details", "") or "") + "\n" + traceback.format_exc(),
-        })
+        _emit(
+            {
+                "type": "error",
+                "error_type": "bad_input" if isinstance(exc, BadInput) else "failed",
+                "message": getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}",
+                "details": (getattr(exc, "details", "") or "") + "\n" + traceback.format_exc(),
+            }
+        )
     sys.stdout.flush()
     os._exit(0)
 

@@ -11,8 +11,15 @@ from collections.abc import Callable
 from typing import Any
 
 from engines.errors import BadInput, RunFailed
-from engines.process import EOF_MARK, close_pipes, crash_message, kill_group, pump_lines, pump_tail
-from engines.process import spawn
+from engines.process import (
+    EOF_MARK,
+    close_pipes,
+    crash_message,
+    kill_group,
+    pump_lines,
+    pump_tail,
+    spawn,
+)
 
 ProgressFn = Callable[[str, float | None], None]
 
@@ -43,8 +50,9 @@ def run_task(
             if cancel is not None and cancel.is_set():
                 raise RunFailed(f"{task} cancelled")
             if time.monotonic() > deadline:
-                raise RunFailed(f"{task} took longer than {timeout_s:g} s and was stopped",
-                                "\n".join(tail))
+                raise RunFailed(
+                    f"{task} took longer than {timeout_s:g} s and was stopped", "\n".join(tail)
+                )
             try:
                 raw = lines.get(timeout=0.1)
             except queue.Empty:

@@ -30,9 +30,9 @@ class ProfileRequest:
 
 
 def default_threads() -> int:
-    from engines.bench.environment import physical_cores
-
     import os
+
+    from engines.bench.environment import physical_cores
 
     return physical_cores() or os.cpu_count() or 1
 
@@ -42,8 +42,8 @@ def profile(
 ) -> Iterator[dict[str, Any]]:
     """Yield agent events, then a `stored` event (run id) or the final `error`."""
     from engines.devices.local import LocalDevice
-    from engines.models.refs import resolve
     from engines.export.runnable import runnable_artifact
+    from engines.models.refs import resolve
     from engines.runtimes.registry import get_runtime
 
     device = device or LocalDevice()
@@ -76,8 +76,13 @@ def profile(
         input_shapes=request.input_shapes,
         fault=request.fault,
     )
-    yield {"type": "spec", "spec": spec.to_json(), "artifact_id": artifact.id,
-           "model_label": source.name, "model_file_bytes": artifact.size_bytes}
+    yield {
+        "type": "spec",
+        "spec": spec.to_json(),
+        "artifact_id": artifact.id,
+        "model_label": source.name,
+        "model_file_bytes": artifact.size_bytes,
+    }
     samples: list[float] = []
     memory: list[tuple[float, int]] = []
     final: dict[str, Any] | None = None
@@ -95,12 +100,19 @@ def profile(
     import json
 
     is_result = final["type"] == "result"
-    status = "ok" if is_result else (
-        "cancelled" if final.get("error_type") == "cancelled" else "failed")
+    status = (
+        "ok" if is_result else ("cancelled" if final.get("error_type") == "cancelled" else "failed")
+    )
     run_id = store.add_run(
-        artifact_id=artifact.id, model_label=source.name, runtime=runtime.name,
-        device=device.name, spec=json.loads(spec.to_json()),
-        result=final if is_result else None, error=None if is_result else final,
-        samples_ms=samples if is_result else (), memory_trace=memory, status=status,
+        artifact_id=artifact.id,
+        model_label=source.name,
+        runtime=runtime.name,
+        device=device.name,
+        spec=json.loads(spec.to_json()),
+        result=final if is_result else None,
+        error=None if is_result else final,
+        samples_ms=samples if is_result else (),
+        memory_trace=memory,
+        status=status,
     )
     yield {"type": "stored", "run_id": run_id, "status": status}

@@ -22,7 +22,7 @@ def nearest_rank(sorted_values: Sequence[float], p: float) -> float:
     n = len(sorted_values)
     if n == 0:
         raise ValueError("no samples")
-    return sorted_values[min(n - 1, int(math.floor(n * p)))]
+    return sorted_values[min(n - 1, math.floor(n * p))]
 
 
 def median_ci95(sorted_values: Sequence[float]) -> tuple[float, float]:
@@ -35,8 +35,8 @@ def median_ci95(sorted_values: Sequence[float]) -> tuple[float, float]:
     if n == 0:
         raise ValueError("no samples")
     half_width = 1.96 * math.sqrt(n) / 2
-    lo_rank = max(1, int(math.floor(n / 2 - half_width)))
-    hi_rank = min(n, int(math.ceil(1 + n / 2 + half_width)))
+    lo_rank = max(1, math.floor(n / 2 - half_width))
+    hi_rank = min(n, math.ceil(1 + n / 2 + half_width))
     return sorted_values[lo_rank - 1], sorted_values[hi_rank - 1]
 
 

@@ -64,8 +64,15 @@ def export_model(payload: dict[str, Any], progress: Callable[..., None]) -> dict
     try:
         if to == "onnx":
             program = torch.onnx.export(
-                module, args, dynamo=True, opset_version=int(payload.get("opset", 18)),
-                input_names=[i.name for i in infos], verbose=False)
+                module,
+                args,
+                dynamo=True,
+                opset_version=int(payload.get("opset", 18)),
+                input_names=[i.name for i in infos],
+                verbose=False,
+            )
+            if program is None:
+                raise RunFailed("torch.onnx.export returned no program")
             program.save(str(tmp))
             from engines.runtimes.ort import OnnxRuntime
 

@@ -41,11 +41,25 @@ def runnable_artifact(
     out = out_dir / f"{artifact.sha256[:16]}-fp32{suffix}"
     if progress:
         progress(f"exporting {artifact.name} to {target} (FP32)", None)
-    result = run_task("export", {"source_path": artifact.path, "source_format": artifact.format,
-                                 "to": target, "out_path": str(out)}, progress=progress)
+    result = run_task(
+        "export",
+        {
+            "source_path": artifact.path,
+            "source_format": artifact.format,
+            "to": target,
+            "out_path": str(out),
+        },
+        progress=progress,
+    )
     try:
-        return import_model(out, store, name=f"{artifact.name} ({target} fp32)", origin="export",
-                            parent_id=artifact.id, step=step,
-                            step_settings={"precision": "fp32", "parity": result["parity"]})
+        return import_model(
+            out,
+            store,
+            name=f"{artifact.name} ({target} fp32)",
+            origin="export",
+            parent_id=artifact.id,
+            step=step,
+            step_settings={"precision": "fp32", "parity": result["parity"]},
+        )
     finally:
         out.unlink(missing_ok=True)

@@ -99,7 +99,9 @@ def import_model(
     if size > MAX_MODEL_BYTES:
         raise BadInput(f"{src.name} is {size / 2**30:.1f} GiB; the limit is 16 GiB")
     if fmt in formats.CODE_FORMATS and not trust_code:
-        raise TrustRequired(_trust_message(fmt), "pass --trust-code if you trust where it came from")
+        raise TrustRequired(
+            _trust_message(fmt), "pass --trust-code if you trust where it came from"
+        )
     sha = sha256_file(src)
     existing = store.artifact_by_sha(sha)
     if existing and Path(existing.path).is_file() and sha256_file(existing.path) == sha:
@@ -116,8 +118,15 @@ def import_model(
     atomic_copy(src, dest)
     inspection["external_data_bytes"] = sum(f.stat().st_size for f in extra)
     return store.add_artifact(
-        sha256=sha, name=name or src.stem, format=fmt, path=str(dest), size_bytes=size,
-        source=origin, parent_id=parent_id, step=step, step_settings=step_settings,
+        sha256=sha,
+        name=name or src.stem,
+        format=fmt,
+        path=str(dest),
+        size_bytes=size,
+        source=origin,
+        parent_id=parent_id,
+        step=step,
+        step_settings=step_settings,
         inspection=inspection,
     )
 
@@ -127,5 +136,7 @@ def verify(artifact: ArtifactRow) -> None:
     if not Path(artifact.path).is_file():
         raise BadInput(f"the stored model {artifact.name} is missing: {artifact.path}")
     if sha256_file(artifact.path) != artifact.sha256:
-        raise BadInput(f"the stored model {artifact.name} no longer matches its hash",
-                       f"{artifact.path}; re-import the original file")
+        raise BadInput(
+            f"the stored model {artifact.name} no longer matches its hash",
+            f"{artifact.path}; re-import the original file",
+        )

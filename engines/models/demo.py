@@ -39,11 +39,14 @@ def digits_cnn() -> Any:
     from torch import nn
 
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(32 * 4 * 4, 64), nn.ReLU(),
+        nn.Linear(32 * 4 * 4, 64),
+        nn.ReLU(),
         nn.Linear(64, 10),
     )
 
@@ -61,7 +64,7 @@ def train_digits_cnn(progress: Callable[..., None]) -> tuple[Any, float]:
         model.train()
         order = torch.randperm(len(xt), generator=generator)
         for start in range(0, len(xt), 64):
-            idx = order[start:start + 64]
+            idx = order[start : start + 64]
             optimiser.zero_grad()
             loss = torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx])
             loss.backward()
@@ -88,8 +91,13 @@ def build_demo(payload: dict[str, Any], progress: Callable[..., None]) -> dict[s
     torch.export.save(program, str(tmp))
     tmp.replace(out)
     meta = {
-        "demo": name, "recipe_version": RECIPE_VERSION, "test_accuracy_top1": accuracy,
-        "test_samples": 450, "epochs": EPOCHS, "seed": SEED, "torch": torch.__version__,
+        "demo": name,
+        "recipe_version": RECIPE_VERSION,
+        "test_accuracy_top1": accuracy,
+        "test_samples": 450,
+        "epochs": EPOCHS,
+        "seed": SEED,
+        "torch": torch.__version__,
         "preprocessing": {"layout": "NCHW", "size": [8, 8], "scale": "pixel / 16"},
     }
     out.with_suffix(".json").write_text(json.dumps(meta, indent=2))

@@ -15,8 +15,19 @@ from typing import Any
 from engines.errors import BadInput
 from engines.models import sniff as formats
 
-_ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 5: "int16", 6: "int32", 7: "int64",
-                8: "string", 9: "bool", 10: "float16", 11: "float64", 16: "bfloat16"}
+_ONNX_DTYPES = {
+    1: "float32",
+    2: "uint8",
+    3: "int8",
+    5: "int16",
+    6: "int32",
+    7: "int64",
+    8: "string",
+    9: "bool",
+    10: "float16",
+    11: "float64",
+    16: "bfloat16",
+}
 
 
 def _onnx_io(values: Any) -> list[dict[str, Any]]:
@@ -27,8 +38,13 @@ def _onnx_io(values: Any) -> list[dict[str, Any]]:
             d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
             for d in tensor.shape.dim
         ]
-        out.append({"name": v.name, "shape": shape,
-                    "dtype": _ONNX_DTYPES.get(tensor.elem_type, str(tensor.elem_type))})
+        out.append(
+            {
+                "name": v.name,
+                "shape": shape,
+                "dtype": _ONNX_DTYPES.get(tensor.elem_type, str(tensor.elem_type)),
+            }
+        )
     return out
 
 
@@ -40,13 +56,15 @@ def inspect_onnx(path: str) -> dict[str, Any]:
     model = onnx.load(path, load_external_data=False)
     graph = model.graph
     initializers = {i.name for i in graph.initializer}
-    external = sorted({
-        entry.value
-        for init in graph.initializer
-        if init.data_location == onnx.TensorProto.EXTERNAL
-        for entry in init.external_data
-        if entry.key == "location"
-    })
+    external = sorted(
+        {
+            entry.value
+            for init in graph.initializer
+            if init.data_location == onnx.TensorProto.EXTERNAL
+            for entry in init.external_data
+            if entry.key == "location"
+        }
+    )
     return {
         "inputs": _onnx_io([i for i in graph.input if i.name not in initializers]),
         "outputs": _onnx_io(graph.output),
@@ -94,8 +112,12 @@ def _torch_macs(module: Any, example: list[Any]) -> dict[str, Any]:
         by_op[name] = by_op.get(name, 0) + int(count) // 2
     from engines.models.macs import UNIT
 
-    return {"macs": flops // 2, "macs_by_op": by_op, "unit": UNIT,
-            "method": "torch.utils.flop_counter on one forward pass (FLOPs / 2)"}
+    return {
+        "macs": flops // 2,
+        "macs_by_op": by_op,
+        "unit": UNIT,
+        "method": "torch.utils.flop_counter on one forward pass (FLOPs / 2)",
+    }
 
 
 def inspect_torch(path: str, fmt: str) -> dict[str, Any]:
@@ -104,9 +126,14 @@ def inspect_torch(path: str, fmt: str) -> dict[str, Any]:
     if fmt == formats.STATE_DICT:
         state = torch.load(path, map_location="cpu", weights_only=True)
         tensors = _tensors_in(state)
-        return {"inputs": [], "outputs": [], "parameters": sum(t.numel() for t in tensors),
-                "macs": None, "op_histogram": {},
-                "note": "weights only: a state_dict has no architecture or inputs"}
+        return {
+            "inputs": [],
+            "outputs": [],
+            "parameters": sum(t.numel() for t in tensors),
+            "macs": None,
+            "op_histogram": {},
+            "note": "weights only: a state_dict has no architecture or inputs",
+        }
     if fmt == formats.EXPORTED_PROGRAM:
         from engines.runtimes.torch_runtime import _exported_inputs
 
@@ -115,7 +142,9 @@ def inspect_torch(path: str, fmt: str) -> dict[str, Any]:
         module = program.module()
         histogram = Counter(
             str(n.target).replace("aten.", "").split(".")[0]
-            for n in program.graph.nodes if n.op == "call_function")
+            for n in program.graph.nodes
+            if n.op == "call_function"
+        )
         params = sum(v.numel() for v in program.state_dict.values())
     elif fmt == formats.ZOO:
         from engines.models.zoo import build_module, read_descriptor
@@ -133,8 +162,14 @@ def inspect_torch(path: str, fmt: str) -> dict[str, Any]:
     outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
     return {
         "inputs": inputs,
-        "outputs": [{"name": f"output_{k}", "shape": list(o.shape),
-                     "dtype": str(o.dtype).replace("torch.", "")} for k, o in enumerate(outs)],
+        "outputs": [
+            {
+                "name": f"output_{k}",
+                "shape": list(o.shape),
+                "dtype": str(o.dtype).replace("torch.", ""),
+            }
+            for k, o in enumerate(outs)
+        ],
         "parameters": int(params),
         "macs": _torch_macs(module, example),
         "op_histogram": dict(histogram.most_common()),
@@ -167,9 +202,14 @@ def inspect_file(payload: dict[str, Any], progress: Callable[..., None]) -> dict
         import torch
 
         module = torch.jit.load(path, map_location="cpu")
-        info = {"inputs": [], "outputs": [], "macs": None,
-                "parameters": sum(p.numel() for p in module.parameters()),
-                "op_histogram": {}, "note": "TorchScript records no input shapes"}
+        info = {
+            "inputs": [],
+            "outputs": [],
+            "macs": None,
+            "parameters": sum(p.numel() for p in module.parameters()),
+            "op_histogram": {},
+            "note": "TorchScript records no input shapes",
+        }
     else:
         raise BadInput(f"cannot inspect {fmt} files")
     return {"format": fmt, "file_bytes": os.path.getsize(path), **info}

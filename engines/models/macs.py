@@ -52,8 +52,16 @@ def count_onnx_macs(model: Any) -> dict[str, Any]:
                 macs = math.prod(out) * (a[0] if trans_a else a[-1])
         elif out:
             elementwise += math.prod(out)
-        if node.op_type in ("Conv", "ConvTranspose", "MatMul", "Gemm", "ConvInteger",
-                            "QLinearConv", "MatMulInteger", "QLinearMatMul"):
+        if node.op_type in (
+            "Conv",
+            "ConvTranspose",
+            "MatMul",
+            "Gemm",
+            "ConvInteger",
+            "QLinearConv",
+            "MatMulInteger",
+            "QLinearMatMul",
+        ):
             if macs == 0:
                 unknown.add(node.op_type)
             by_op[node.op_type] = by_op.get(node.op_type, 0) + macs
@@ -92,5 +100,9 @@ def count_tflite_macs(ops: list[dict], tensors: dict[int, dict]) -> dict[str, An
         else:
             continue
         by_op[name] = by_op.get(name, 0) + macs
-    return {"macs": sum(by_op.values()), "macs_by_op": by_op, "unit": UNIT,
-            "method": "LiteRT op details and tensor shapes"}
+    return {
+        "macs": sum(by_op.values()),
+        "macs_by_op": by_op,
+        "unit": UNIT,
+        "method": "LiteRT op details and tensor shapes",
+    }

@@ -18,7 +18,7 @@ def _interpreter_class() -> tuple[Any, str]:
 
         return Interpreter, "ai_edge_litert"
     except ImportError:
-        from tflite_runtime.interpreter import Interpreter  # type: ignore[import-not-found]
+        from tflite_runtime.interpreter import Interpreter
 
         return Interpreter, "tflite_runtime"
 

@@ -316,7 +316,7 @@ class _Tx:
     def execute(self, sql: str, args: Iterable[Any] = ()) -> sqlite3.Cursor:
         return self._db.execute(sql, tuple(args))
 
-    def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> sqlite3.Cursor:
+    def executemany(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> sqlite3.Cursor:
         return self._db.executemany(sql, rows)
 
     def executescript_in_tx(self, script: str) -> None:
