@@ -78,8 +78,13 @@ class Progress:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=100, file=sys.stderr, leave=False, unit="%",
-                            bar_format="{desc} |{bar}| {percentage:3.0f}% {postfix} [{elapsed}<{remaining}]")
+            self.bar = tqdm(
+                total=100,
+                file=sys.stderr,
+                leave=False,
+                unit="%",
+                bar_format="{desc} |{bar}| {percentage:3.0f}% {postfix} [{elapsed}<{remaining}]",
+            )
 
     def _line(self, message: str) -> None:
         if self.bar is not None:
@@ -151,20 +156,26 @@ def _summary_rows(result: dict[str, Any], outcome: dict[str, Any]) -> list[list[
         ["throughput", f"{st['throughput_per_s']:.1f} inferences/s (batch {st['batch']} / mean)"],
         ["load_ms", f"{ms(result['load_ms'])} ms (session creation)"],
         ["first_ms", f"{ms(result['first_ms'])} ms (first inference, cold)"],
-        ["peak_rss_delta", f"{size(mem['peak_rss_delta_bytes'])} (peak {size(mem['peak_rss_bytes'])}"
-                           f" - before load {size(mem['rss_before_load_bytes'])})"],
+        [
+            "peak_rss_delta",
+            f"{size(mem['peak_rss_delta_bytes'])} (peak {size(mem['peak_rss_bytes'])}"
+            f" - before load {size(mem['rss_before_load_bytes'])})",
+        ],
         ["model size", size(mem["model_file_bytes"])],
         ["CPU", f"{env['cpu_model']} ({env['logical_cores']} logical cores)"],
     ]
 
 
 def _print_error(error: dict[str, Any]) -> None:
-    print(f"error ({error.get('error_type')}, phase {error.get('phase')}): {error['message']}",
-          file=sys.stderr)
+    print(
+        f"error ({error.get('error_type')}, phase {error.get('phase')}): {error['message']}",
+        file=sys.stderr,
+    )
     details = (error.get("details") or "").strip()
     if details:
-        print("details (last lines):\n  " + "\n  ".join(details.splitlines()[-12:]),
-              file=sys.stderr)
+        print(
+            "details (last lines):\n  " + "\n  ".join(details.splitlines()[-12:]), file=sys.stderr
+        )
 
 
 # ---------------------------------------------------------------------------- commands
@@ -174,10 +185,16 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from engines.bench.profile import ProfileRequest
 
     request = ProfileRequest(
-        model=args.model, runtime=args.runtime, threads=args.threads, batch=args.batch,
-        accelerator=args.accelerator, policy=_policy(args),
-        input_shapes=_shape_overrides(args.input_shape), trust_code=args.trust_code,
-        keep_run=not args.no_store, fault=os.environ.get("EDGEBENCH_TEST_FAULT"),
+        model=args.model,
+        runtime=args.runtime,
+        threads=args.threads,
+        batch=args.batch,
+        accelerator=args.accelerator,
+        policy=_policy(args),
+        input_shapes=_shape_overrides(args.input_shape),
+        trust_code=args.trust_code,
+        keep_run=not args.no_store,
+        fault=os.environ.get("EDGEBENCH_TEST_FAULT"),
     )
     with _store(args) as store:
         outcome = _run_profile(store, request, show_progress=True)
@@ -186,12 +203,21 @@ def cmd_profile(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"ok": False, "error": error, "run_id": outcome.get("run_id")}))
         _print_error(error)
-        return EXIT_RUN_FAILED
+        return EXIT_BAD_INPUT if error.get("error_type") == "bad_input" else EXIT_RUN_FAILED
     result = outcome["result"]
     if args.json:
-        print(json.dumps({"ok": True, "run_id": outcome.get("run_id"),
-                          "model": outcome.get("model_label"), "runtime": args.runtime,
-                          **{k: v for k, v in result.items() if k != "type"}}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "ok": True,
+                    "run_id": outcome.get("run_id"),
+                    "model": outcome.get("model_label"),
+                    "runtime": args.runtime,
+                    **{k: v for k, v in result.items() if k != "type"},
+                },
+                indent=2,
+            )
+        )
     else:
         print(table(["figure", "value"], _summary_rows(result, outcome)))
         for warning in result["statistics"]["warnings"]:
@@ -202,7 +228,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from engines.bench.profile import ProfileRequest
+    from engines.bench.profile import ProfileRequest, default_threads
     from engines.runtimes.registry import all_runtimes
 
     rows, failures, payload = [], 0, []
@@ -211,8 +237,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             if not runtime.available().ok:
                 rows.append([runtime.name, "unavailable", runtime.available().reason] + [""] * 6)
                 continue
-            request = ProfileRequest(model=args.model, runtime=runtime.name,
-                                     threads=args.threads, policy=_policy(args))
+            request = ProfileRequest(
+                model=args.model, runtime=runtime.name, threads=args.threads, policy=_policy(args)
+            )
             outcome = _run_profile(store, request, show_progress=True)
             if "result" not in outcome:
                 failures += 1
@@ -222,18 +249,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
             r = outcome["result"]
             st = r["statistics"]
             payload.append({"runtime": runtime.name, "run_id": outcome.get("run_id"), **r})
-            rows.append([
-                runtime.name, ms(st["p50_ms"]), ms(st["p99_ms"]),
-                f"{ms(st['mean_ms'])} ± {ms(st['std_ms'])}", f"{st['throughput_per_s']:.0f}",
-                ms(r["load_ms"]), ms(r["first_ms"]),
-                size(r["memory"]["peak_rss_delta_bytes"]), size(r["memory"]["model_file_bytes"]),
-            ])
+            rows.append(
+                [
+                    runtime.name,
+                    ms(st["p50_ms"]),
+                    ms(st["p99_ms"]),
+                    f"{ms(st['mean_ms'])} ± {ms(st['std_ms'])}",
+                    f"{st['throughput_per_s']:.0f}",
+                    ms(r["load_ms"]),
+                    ms(r["first_ms"]),
+                    size(r["memory"]["peak_rss_delta_bytes"]),
+                    size(r["memory"]["model_file_bytes"]),
+                ]
+            )
     if args.json:
         print(json.dumps(payload, indent=2))
     else:
-        print(f"{args.model}: latency in ms, {args.threads or 'default'} threads")
-        print(table(["runtime", "p50", "p99", "mean ± std", "inf/s", "load_ms", "first_ms",
-                     "peak_rss_delta", "model size"], rows))
+        print(f"{args.model}: latency in ms, {args.threads or default_threads()} threads")
+        print(
+            table(
+                [
+                    "runtime",
+                    "p50",
+                    "p99",
+                    "mean ± std",
+                    "inf/s",
+                    "load_ms",
+                    "first_ms",
+                    "peak_rss_delta",
+                    "model size",
+                ],
+                rows,
+            )
+        )
     return EXIT_RUN_FAILED if failures else EXIT_OK
 
 
@@ -244,12 +292,23 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         artifact = resolve(args.model, store, trust_code=args.trust_code)
     info = dict(artifact.inspection or {})
     if args.json:
-        print(json.dumps({"artifact_id": artifact.id, "name": artifact.name,
-                          "sha256": artifact.sha256, **info}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "artifact_id": artifact.id,
+                    "name": artifact.name,
+                    "sha256": artifact.sha256,
+                    **info,
+                },
+                indent=2,
+            )
+        )
         return EXIT_OK
     macs = info.get("macs") or {}
-    print(f"{artifact.name}  [{info.get('format')}]  sha256 {artifact.sha256[:16]}…  "
-          f"artifact {artifact.id}")
+    print(
+        f"{artifact.name}  [{info.get('format')}]  sha256 {artifact.sha256[:16]}…  "
+        f"artifact {artifact.id}"
+    )
     print(f"file size   {size(info.get('file_bytes'))}")
     print(f"parameters  {count(info.get('parameters'))}")
     if macs:
@@ -273,12 +332,25 @@ def cmd_runtimes(args: argparse.Namespace) -> int:
     for runtime in all_runtimes():
         availability = runtime.available()
         accelerators = runtime.accelerators() if availability.ok else {}
-        payload.append({"name": runtime.name, "available": availability.ok,
-                        "reason": availability.reason, "version": availability.version,
-                        "formats": list(runtime.formats), "accelerators": accelerators})
-        rows.append([runtime.name, "available" if availability.ok else "unavailable",
-                     availability.version or "-", ", ".join(runtime.formats),
-                     availability.reason])
+        payload.append(
+            {
+                "name": runtime.name,
+                "available": availability.ok,
+                "reason": availability.reason,
+                "version": availability.version,
+                "formats": list(runtime.formats),
+                "accelerators": accelerators,
+            }
+        )
+        rows.append(
+            [
+                runtime.name,
+                "available" if availability.ok else "unavailable",
+                availability.version or "-",
+                ", ".join(runtime.formats),
+                availability.reason,
+            ]
+        )
         for name, status in accelerators.items():
             rows.append(["", f"  {name}", "", "", status])
     if args.json:
@@ -293,32 +365,88 @@ def cmd_runs(args: argparse.Namespace) -> int:
         if args.action == "list":
             runs = store.runs(limit=args.limit, model=args.model, runtime=args.runtime)
             if args.json:
-                print(json.dumps([{"id": r.id, "created_at": r.created_at, "model": r.model_label,
-                                   "runtime": r.runtime, "device": r.device, "status": r.status,
-                                   "statistics": r.statistics} for r in runs], indent=2))
+                print(
+                    json.dumps(
+                        [
+                            {
+                                "id": r.id,
+                                "created_at": r.created_at,
+                                "model": r.model_label,
+                                "runtime": r.runtime,
+                                "device": r.device,
+                                "status": r.status,
+                                "statistics": r.statistics,
+                            }
+                            for r in runs
+                        ],
+                        indent=2,
+                    )
+                )
                 return EXIT_OK
-            rows = [[r.id, r.created_at[:19].replace("T", " "), r.model_label, r.runtime,
-                     r.device, r.status,
-                     ms((r.statistics or {}).get("p50_ms")), ms((r.statistics or {}).get("p99_ms")),
-                     (r.statistics or {}).get("count", "-")] for r in runs]
-            print(table(["id", "created (UTC)", "model", "runtime", "device", "status",
-                         "p50 ms", "p99 ms", "samples"], rows))
+            rows = [
+                [
+                    r.id,
+                    r.created_at[:19].replace("T", " "),
+                    r.model_label,
+                    r.runtime,
+                    r.device,
+                    r.status,
+                    ms((r.statistics or {}).get("p50_ms")),
+                    ms((r.statistics or {}).get("p99_ms")),
+                    (r.statistics or {}).get("count", "-"),
+                ]
+                for r in runs
+            ]
+            print(
+                table(
+                    [
+                        "id",
+                        "created (UTC)",
+                        "model",
+                        "runtime",
+                        "device",
+                        "status",
+                        "p50 ms",
+                        "p99 ms",
+                        "samples",
+                    ],
+                    rows,
+                )
+            )
             return EXIT_OK
         if args.id is None:
             raise BadInput("runs show needs a run id: edgebench runs show ID")
         run = store.run(args.id)
         samples = store.samples(run.id)
         if args.json:
-            print(json.dumps({**run.__dict__, "samples_ms": samples,
-                              "memory_trace": store.memory_trace(run.id)}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        **run.__dict__,
+                        "samples_ms": samples,
+                        "memory_trace": store.memory_trace(run.id),
+                    },
+                    indent=2,
+                )
+            )
             return EXIT_OK
-        print(f"run {run.id}  {run.created_at}  {run.model_label} on {run.runtime} "
-              f"({run.device})  status {run.status}")
+        print(
+            f"run {run.id}  {run.created_at}  {run.model_label} on {run.runtime} "
+            f"({run.device})  status {run.status}"
+        )
         if run.status == "ok" and run.result and run.statistics and run.memory:
-            result = {**run.result, "statistics": run.statistics, "memory": run.memory,
-                      "environment": run.environment}
-            print(table(["figure", "value"], _summary_rows(
-                result, {"model": run.model_label, "runtime": run.runtime})))
+            result = {
+                **run.result,
+                "statistics": run.statistics,
+                "memory": run.memory,
+                "environment": run.environment,
+            }
+            print(
+                table(
+                    ["figure", "value"],
+                    _summary_rows(result, {"model": run.model_label, "runtime": run.runtime}),
+                )
+            )
             print(f"{len(samples)} raw samples stored (edgebench runs show {run.id} --json)")
         elif run.error:
             _print_error(run.error)
@@ -331,8 +459,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def _policy_flags(p: argparse.ArgumentParser, runs: int = 50, min_s: float = 2.0) -> None:
     p.add_argument("--threads", type=int, help="threads for the runtime (default: physical cores)")
     p.add_argument("--runs", type=int, default=runs, help=f"minimum timed runs (default {runs})")
-    p.add_argument("--min-seconds", type=float, default=min_s,
-                   help=f"minimum measuring time; runs continue until both are met (default {min_s})")
+    p.add_argument(
+        "--min-seconds",
+        type=float,
+        default=min_s,
+        help=f"minimum measuring time; runs go on until both are met (default {min_s})",
+    )
     p.add_argument("--max-seconds", type=float, default=150.0, help="cap on measuring time")
     p.add_argument("--warmup", type=int, default=5, help="minimum warm-up runs (default 5)")
     p.add_argument("--warmup-seconds", type=float, default=0.5, help="minimum warm-up time")
@@ -349,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the internet).",
     )
     parser.add_argument("--version", action="version", version=f"edgebench {__version__}")
-    parser.add_argument("--db", help="results database (default: $EDGEBENCH_DB or the user data dir)")
+    parser.add_argument("--db", help="results database (default: $EDGEBENCH_DB or user data dir)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("profile", help="measure latency and memory of MODEL on one runtime")
@@ -358,12 +490,19 @@ def build_parser() -> argparse.ArgumentParser:
     _policy_flags(p)
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--accelerator", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...",
-                   help="concrete shape for an input with symbolic dims (repeatable)")
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        metavar="NAME=D0,D1,...",
+        help="concrete shape for an input with symbolic dims (repeatable)",
+    )
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
     p.add_argument("--no-store", action="store_true", help="do not record the run")
-    p.add_argument("--trust-code", action="store_true",
-                   help="allow model files that contain code (TorchScript, .pt2, pickles)")
+    p.add_argument(
+        "--trust-code",
+        action="store_true",
+        help="allow model files that contain code (TorchScript, .pt2, pickles)",
+    )
     p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("demo", help="profile the demo model on every available runtime")

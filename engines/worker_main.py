@@ -12,6 +12,7 @@ import importlib
 import json
 import os
 import sys
+import threading
 import traceback
 from typing import Any
 
@@ -32,12 +33,19 @@ def progress(message: str, fraction: float | None = None) -> None:
     _emit({"type": "progress", "message": message, "fraction": fraction})
 
 
+def _exit_when_parent_goes() -> None:
+    """EOF on the control pipe means the parent is gone: stop at once."""
+    sys.stdin.read()
+    os._exit(130)
+
+
 def main() -> int:
     # Converters print freely; keep our stdout for protocol lines only.
     protocol_fd = os.dup(1)
     os.dup2(2, 1)
     sys.stdout = os.fdopen(protocol_fd, "w", buffering=1)
     request = json.loads(sys.stdin.readline())
+    threading.Thread(target=_exit_when_parent_goes, daemon=True).start()
     task = request["task"]
     try:
         module_name, _, function_name = TASKS[task].partition(":")

@@ -48,6 +48,24 @@ def _onnx_io(values: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _external_locations(graph: Any) -> set[str]:
+    """Every external-data location: initializers, tensor attributes, nested subgraphs."""
+    import onnx
+
+    tensors = list(graph.initializer)
+    locations: set[str] = set()
+    for node in graph.node:
+        for attr in node.attribute:
+            tensors.extend([attr.t] if attr.HasField("t") else [])
+            tensors.extend(attr.tensors)
+            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                locations |= _external_locations(sub)
+    for tensor in tensors:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            locations |= {e.value for e in tensor.external_data if e.key == "location"}
+    return locations
+
+
 def inspect_onnx(path: str) -> dict[str, Any]:
     import onnx
 
@@ -56,15 +74,7 @@ def inspect_onnx(path: str) -> dict[str, Any]:
     model = onnx.load(path, load_external_data=False)
     graph = model.graph
     initializers = {i.name for i in graph.initializer}
-    external = sorted(
-        {
-            entry.value
-            for init in graph.initializer
-            if init.data_location == onnx.TensorProto.EXTERNAL
-            for entry in init.external_data
-            if entry.key == "location"
-        }
-    )
+    external = sorted(_external_locations(graph))
     return {
         "inputs": _onnx_io([i for i in graph.input if i.name not in initializers]),
         "outputs": _onnx_io(graph.output),

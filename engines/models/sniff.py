@@ -33,7 +33,7 @@ _ONNX_GRAPH = 7
 
 #: Globals a weights-only torch pickle may reference (what torch.load(weights_only=True)
 #: rebuilds); anything else means arbitrary objects, i.e. code.
-_SAFE_GLOBALS_PREFIXES = ("torch._utils._rebuild_", "torch.storage.", "torch.serialization.")
+_SAFE_GLOBALS_PREFIXES = ("torch._utils._rebuild_",)
 _SAFE_GLOBALS = {
     "collections.OrderedDict",
     "torch.device",
@@ -110,14 +110,20 @@ def looks_like_onnx(buf: mmap.mmap | bytes) -> bool:
 
 def _pickle_globals(data: bytes) -> set[str]:
     found: set[str] = set()
-    strings: list[str] = []
+    recent: list[tuple[str, str]] = []  # (opcode, arg) of the last two opcodes
     for opcode, arg, _ in pickletools.genops(io.BytesIO(data)):
         if opcode.name == "GLOBAL":
             found.add(str(arg))
-        elif opcode.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
-            strings.append(str(arg))
         elif opcode.name == "STACK_GLOBAL":
-            found.add(" ".join(strings[-2:]) if len(strings) >= 2 else "<unknown>")
+            # Only names pushed as literals right before it can be read without running
+            # the pickle; anything else (memo fetches, computed names) counts as unsafe.
+            literal = ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE")
+            if len(recent) == 2 and all(op in literal for op, _ in recent):
+                found.add(f"{recent[0][1]} {recent[1][1]}")
+            else:
+                found.add("<unknown>")
+        if opcode.name not in ("MEMOIZE", "BINPUT", "LONG_BINPUT", "PUT"):
+            recent = [*recent[-1:], (opcode.name, str(arg))]
     return found
 
 
@@ -148,7 +154,14 @@ def _sniff_zip(path: Path) -> str:
             if info.file_size > 256 << 20:
                 raise BadInput(f"{path.name}: its pickle index is implausibly large")
             return STATE_DICT if pickle_is_weights_only(archive.read(pkl)) else TORCH_PICKLE
-    except zipfile.BadZipFile as exc:
+    except (
+        zipfile.BadZipFile,
+        NotImplementedError,
+        UnicodeDecodeError,
+        OSError,
+        EOFError,
+        ValueError,
+    ) as exc:
         raise BadInput(f"{path.name} is a truncated or corrupt zip archive ({exc})") from None
 
 
@@ -167,15 +180,15 @@ def sniff(path: str | Path) -> str:
         if head.startswith(b"PK\x03\x04"):
             return _sniff_zip(path)
         if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-            # Legacy (non-zip) torch.save or a plain pickle: may hold any object.
-            f.seek(0)
-            return STATE_DICT if pickle_is_weights_only(f.read(64 << 20)) else TORCH_PICKLE
+            # Legacy (non-zip) torch.save or a plain pickle: a chain of pickles we do not
+            # walk one by one, so it is treated as code.
+            return TORCH_PICKLE
         if head.lstrip()[:1] == b"{" and size < 1 << 16:
             f.seek(0)
             try:
                 if "zoo" in json.loads(f.read()):
                     return ZOO
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, RecursionError):
                 pass
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
             if looks_like_onnx(buf):

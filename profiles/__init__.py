@@ -1,0 +1,1 @@
+"""Data EdgeBench ships: device profiles and compression presets (TOML), with their loader."""

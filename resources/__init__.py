@@ -1,0 +1,1 @@
+"""Icons, stylesheet and demo data shipped with EdgeBench."""

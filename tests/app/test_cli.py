@@ -1,0 +1,282 @@
+"""The `edgebench` command line, driven through app.cli.main with captured output."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+from support.onnx_models import relu_model
+
+from app.cli import main
+from engines.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED
+
+FAST = ["--runs", "20", "--min-seconds", "0.1", "--warmup-seconds", "0.05", "--warmup", "2"]
+
+
+def _json(capsys) -> object:
+    out = capsys.readouterr().out
+    return json.loads(out)
+
+
+def _profile_json(capsys, model: str, runtime: str, *extra: str) -> dict:
+    code = main(["profile", model, "--runtime", runtime, *FAST, "--threads", "1", "--json", *extra])
+    captured = capsys.readouterr()
+    assert code == EXIT_OK, captured.err
+    return json.loads(captured.out)
+
+
+def test_runtimes_json(capsys):
+    assert main(["runtimes", "--json"]) == EXIT_OK
+    payload = _json(capsys)
+    by_name = {r["name"]: r for r in payload}
+    assert set(by_name) == {"onnxruntime", "litert", "torch"}
+    for runtime in by_name.values():
+        assert runtime["available"] is True
+        assert runtime["version"]
+        assert runtime["accelerators"]["cpu"].startswith("available")
+    assert by_name["onnxruntime"]["formats"] == ["onnx"]
+    assert by_name["litert"]["formats"] == ["tflite"]
+    assert "torch-exported-program" in by_name["torch"]["formats"]
+
+
+def test_runtimes_table(capsys):
+    assert main(["runtimes"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "onnxruntime" in out and "litert" in out and "torch" in out
+
+
+def test_profile_then_list_then_show(tiny_models, capsys, edgebench_home):
+    payload = _profile_json(capsys, str(tiny_models.onnx), "onnxruntime")
+    assert payload["ok"] is True
+    st = payload["statistics"]
+    for key in ("p50_ms", "p90_ms", "p99_ms"):
+        assert isinstance(st[key], float) and st[key] > 0
+    assert st["count"] >= 20
+    for key in (
+        "rss_before_load_bytes",
+        "peak_rss_bytes",
+        "peak_rss_delta_bytes",
+        "model_file_bytes",
+    ):
+        assert key in payload["memory"]
+    assert payload["memory"]["model_file_bytes"] == tiny_models.onnx.stat().st_size
+    assert payload["environment"]["cpu_model"]
+    assert payload["environment"]["threads"] == 1
+    run_id = payload["run_id"]
+    assert isinstance(run_id, int)
+    # the default database lives in EDGEBENCH_HOME
+    assert (edgebench_home / "results.sqlite").is_file()
+
+    assert main(["runs", "list", "--json"]) == EXIT_OK
+    runs = _json(capsys)
+    mine = [r for r in runs if r["id"] == run_id]
+    assert len(mine) == 1
+    assert mine[0]["runtime"] == "onnxruntime" and mine[0]["status"] == "ok"
+    assert mine[0]["statistics"]["p50_ms"] == st["p50_ms"]
+
+    assert main(["runs", "show", str(run_id), "--json"]) == EXIT_OK
+    shown = _json(capsys)
+    assert shown["id"] == run_id
+    assert len(shown["samples_ms"]) == st["count"]
+    assert sorted(shown["samples_ms"])[st["count"] // 2] == st["p50_ms"]
+    assert shown["statistics"] == st
+    assert shown["memory_trace"], "the memory trace was not stored"
+
+    assert main(["runs", "show", str(run_id)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert f"run {run_id}" in out and "p99 latency" in out
+
+    assert main(["runs", "list"]) == EXIT_OK
+    assert "onnxruntime" in capsys.readouterr().out
+
+
+def test_profile_table_output_and_no_store(tiny_models, capsys):
+    code = main(["profile", str(tiny_models.tflite), "--runtime", "litert", *FAST, "--no-store"])
+    captured = capsys.readouterr()
+    assert code == EXIT_OK, captured.err
+    assert "p50 latency" in captured.out and "peak_rss_delta" in captured.out
+    assert "stored as run" not in captured.out
+    assert main(["runs", "list", "--json"]) == EXIT_OK
+    assert _json(capsys) == []
+
+
+def test_db_flag_puts_the_database_there(tiny_models, capsys, tmp_path, edgebench_home):
+    db = tmp_path / "elsewhere" / "my-results.sqlite"
+    payload = _profile_json(capsys, str(tiny_models.onnx), "onnxruntime")
+    assert main(["--db", str(db), "runs", "list", "--json"]) == EXIT_OK
+    assert _json(capsys) == []  # a different, new database
+    assert db.is_file()
+    code = main(
+        [
+            "--db",
+            str(db),
+            "profile",
+            str(tiny_models.onnx),
+            "--runtime",
+            "onnxruntime",
+            *FAST,
+            "--json",
+        ]
+    )
+    assert code == EXIT_OK
+    in_db = _json(capsys)["run_id"]
+    assert main(["--db", str(db), "runs", "show", str(in_db), "--json"]) == EXIT_OK
+    assert _json(capsys)["id"] == in_db
+    from engines.store.db import Store
+
+    with Store(db) as store:
+        assert [r.id for r in store.runs()] == [in_db]
+    with Store(edgebench_home / "results.sqlite") as store:
+        assert [r.id for r in store.runs()] == [payload["run_id"]]
+
+
+def test_edgebench_db_env(tmp_path, monkeypatch, capsys):
+    db = tmp_path / "env.sqlite"
+    monkeypatch.setenv("EDGEBENCH_DB", str(db))
+    assert main(["runs", "list", "--json"]) == EXIT_OK
+    assert db.is_file()
+
+
+# ------------------------------------------------------------------------- bad input
+
+
+def test_missing_file_is_bad_input(capsys, tmp_path):
+    code = main(["profile", str(tmp_path / "nope.onnx"), "--runtime", "onnxruntime", *FAST])
+    assert code == EXIT_BAD_INPUT
+    assert "no such model file" in capsys.readouterr().err
+
+
+def test_unknown_runtime_is_bad_input(tiny_models, capsys):
+    code = main(["profile", str(tiny_models.onnx), "--runtime", "tensorrt", *FAST])
+    assert code == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "tensorrt" in err and "onnxruntime" in err
+
+
+@pytest.mark.parametrize(
+    ("attr", "runtime"), [("onnx", "litert"), ("tflite", "onnxruntime"), ("onnx", "torch")]
+)
+def test_runtime_that_cannot_open_the_format(tiny_models, capsys, attr, runtime):
+    code = main(["profile", str(getattr(tiny_models, attr)), "--runtime", runtime, *FAST])
+    assert code == EXIT_BAD_INPUT
+    assert f"{runtime} cannot open" in capsys.readouterr().err
+
+
+def test_pickle_without_trust_is_bad_input(capsys, tmp_path):
+    marker = tmp_path / "PWNED"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "model.pt"
+    path.write_bytes(pickle.dumps(Evil(), protocol=4))
+    code = main(["profile", str(path), "--runtime", "torch", *FAST])
+    assert code == EXIT_BAD_INPUT
+    assert "Python code" in capsys.readouterr().err
+    assert not marker.exists()
+
+
+def test_pt2_without_trust_is_bad_input(tiny_models, capsys):
+    code = main(["profile", str(tiny_models.pt2), "--runtime", "torch", *FAST])
+    assert code == EXIT_BAD_INPUT
+    assert "--trust-code" in capsys.readouterr().err
+
+
+def test_bad_policy_and_unknown_run(capsys):
+    assert main(["profile", "x.onnx", "--runtime", "onnxruntime", "--runs", "0"]) == EXIT_BAD_INPUT
+    assert "run policy" in capsys.readouterr().err
+    assert main(["runs", "show", "12345"]) == EXIT_BAD_INPUT
+    assert "no run with id 12345" in capsys.readouterr().err
+    assert main(["runs", "show"]) == EXIT_BAD_INPUT
+
+
+def test_input_shape_flag_is_validated(tiny_models, capsys):
+    code = main(
+        [
+            "profile",
+            str(tiny_models.onnx),
+            "--runtime",
+            "onnxruntime",
+            *FAST,
+            "--input-shape",
+            "input=1,3,x",
+        ]
+    )
+    assert code == EXIT_BAD_INPUT
+    assert "--input-shape" in capsys.readouterr().err
+
+
+def test_input_shape_flag_is_used(tmp_path, capsys):
+    model = relu_model(tmp_path / "seq.onnx", ["N", "seq_len"], name="tokens")
+    payload = _profile_json(capsys, str(model), "onnxruntime", "--input-shape", "tokens=3,7")
+    assert payload["input_shapes"] == {"tokens": [3, 7]}
+
+
+def test_symbolic_dim_without_input_shape_exits_bad_input(tmp_path, capsys):
+    model = relu_model(tmp_path / "seq.onnx", ["N", "seq_len"], name="tokens")
+    code = main(["profile", str(model), "--runtime", "onnxruntime", *FAST, "--json"])
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["ok"] is False
+    assert payload["error"]["error_type"] == "bad_input"
+    assert "'tokens'" in payload["error"]["message"]
+    assert code == EXIT_BAD_INPUT, code
+
+
+def test_crashing_agent_exits_run_failed_and_is_stored(tiny_models, capsys, monkeypatch):
+    monkeypatch.setenv("EDGEBENCH_ALLOW_FAULTS", "1")
+    monkeypatch.setenv("EDGEBENCH_TEST_FAULT", "segfault")
+    code = main(["profile", str(tiny_models.onnx), "--runtime", "onnxruntime", *FAST, "--json"])
+    captured = capsys.readouterr()
+    assert code == EXIT_RUN_FAILED
+    payload = json.loads(captured.out)
+    assert payload["ok"] is False
+    assert payload["error"]["signal"] == "SIGSEGV"
+    assert "SIGSEGV" in captured.err
+    assert main(["runs", "show", str(payload["run_id"]), "--json"]) == EXIT_OK
+    shown = _json(capsys)
+    assert shown["status"] == "failed"
+    assert shown["error"]["error_type"] == "crashed"
+    assert shown["samples_ms"] == []
+
+
+# ------------------------------------------------------------------------- inspect, demo
+
+
+def test_inspect_json_shows_symbolic_batch(tiny_models, capsys):
+    assert main(["inspect", str(tiny_models.onnx), "--json"]) == EXIT_OK
+    info = _json(capsys)
+    assert info["format"] == "onnx"
+    assert info["inputs"][0]["shape"] == ["batch", 3, 8, 8]
+    assert info["macs"]["macs"] == tiny_models.macs
+    assert main(["inspect", str(tiny_models.onnx)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "'batch'" in out and "MACs" in out
+
+
+@pytest.mark.slow
+def test_profile_demo_model_on_litert(capsys, edgebench_home):
+    payload = _profile_json(capsys, "demo:digits-cnn", "litert")
+    assert payload["ok"] is True
+    assert payload["model"] == "digits-cnn"
+    assert payload["statistics"]["count"] >= 20
+    assert payload["input_shapes"] and next(iter(payload["input_shapes"].values()))[-2:] == [8, 8]
+    assert payload["output_shapes"] == [[1, 10]]
+    from engines.store.db import Store
+
+    with Store(edgebench_home / "results.sqlite") as store:
+        run = store.run(payload["run_id"])
+        artifact = store.artifact(run.artifact_id)
+        assert artifact.format == "tflite"
+        assert artifact.step == "export-tflite-fp32"
+        parent = store.artifact(artifact.parent_id)
+        assert parent.format == "torch-exported-program" and parent.source == "demo"
+        parity = artifact.step_settings["parity"]
+        assert parity["cosine"] > 0.999
+    # the cached demo and its export are reused: a second run trains and exports nothing
+    demo_files = sorted(p.name for p in (edgebench_home / "cache" / "demo").iterdir())
+    assert any(name.endswith(".pt2") for name in demo_files)
+    payload2 = _profile_json(capsys, "demo:digits-cnn", "litert")
+    with Store(edgebench_home / "results.sqlite") as store:
+        assert store.run(payload2["run_id"]).artifact_id == run.artifact_id

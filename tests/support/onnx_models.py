@@ -1,0 +1,62 @@
+"""Small hand-built ONNX models (onnx.helper) for the cases torch cannot produce."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+OPSET = 18
+
+
+def _save(model: onnx.ModelProto, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Serialise directly: onnx.save would try to manage external data itself.
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def external_data_model(path: Path, location: str, length: int = 16) -> Path:
+    """Y = X + W, where the 4-float initializer W lives in external file `location`."""
+    weight = TensorProto()
+    weight.name = "W"
+    weight.data_type = TensorProto.FLOAT
+    weight.dims.extend([4])
+    weight.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", location), ("offset", "0"), ("length", str(length))):
+        entry = weight.external_data.add()
+        entry.key = key
+        entry.value = value
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["X", "W"], ["Y"])],
+        "external",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [4])],
+        initializer=[weight],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    return _save(model, path)
+
+
+def write_weights(path: Path, values: list[float]) -> Path:
+    path.write_bytes(np.asarray(values, dtype=np.float32).tobytes())
+    return path
+
+
+def relu_model(
+    path: Path, dims: list[int | str], dtype: int = TensorProto.FLOAT, name: str = "tokens"
+) -> Path:
+    """Y = Relu(X) (or Identity for non-float types) with the given input dims."""
+    op = "Relu" if dtype == TensorProto.FLOAT else "Identity"
+    graph = helper.make_graph(
+        [helper.make_node(op, [name], ["Y"])],
+        "relu",
+        [helper.make_tensor_value_info(name, dtype, dims)],
+        [helper.make_tensor_value_info("Y", dtype, dims)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    return _save(model, path)
