@@ -63,10 +63,15 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self.migrate()
+        try:
+            self._refuse_newer()  # before WAL: a newer app's database is left untouched
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self.migrate()
+        except BaseException:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         self._db.close()
@@ -82,16 +87,19 @@ class Store:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def migrate(self, target: int = LATEST) -> None:
+        self._refuse_newer()
+        for number in range(self.schema_version + 1, target + 1):
+            with self.transaction() as db:
+                db.executescript_in_tx(MIGRATIONS[number - 1])
+                db.execute(f"PRAGMA user_version = {number}")
+
+    def _refuse_newer(self) -> None:
         version = self.schema_version
         if version > LATEST:
             raise NewerSchema(
                 f"{self.path} has schema version {version}; this EdgeBench knows up to {LATEST}",
                 "upgrade EdgeBench, or point --db / EDGEBENCH_DB at another database",
             )
-        for number in range(version + 1, target + 1):
-            with self.transaction() as db:
-                db.executescript_in_tx(MIGRATIONS[number - 1])
-                db.execute(f"PRAGMA user_version = {number}")
 
     @contextmanager
     def transaction(self) -> Iterator[_Tx]:

@@ -341,3 +341,21 @@ def test_kill_9_mid_write_loses_no_committed_run(tmp_path):
         # whatever else got in is complete too: no run without its 200 samples
         for run in store.runs(limit=10_000):
             assert len(store.samples(run.id)) == 200
+
+
+def test_newer_database_is_left_untouched(tmp_path):
+    """Refusing a newer schema must not switch it to WAL or leave files behind."""
+    import sqlite3
+
+    from engines.store.db import NewerSchema, Store
+
+    path = tmp_path / "newer.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(NewerSchema):
+        Store(path)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    db.close()
+    assert not (tmp_path / "newer.sqlite-wal").exists()
