@@ -548,6 +548,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-__all__ = ["EXIT_BAD_INPUT", "main"]

@@ -7,7 +7,9 @@ import queue
 import signal
 import subprocess
 import sys
+import threading
 from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -100,3 +102,40 @@ def crash_message(returncode: int | None, doing: str) -> tuple[str, str | None]:
         }.get(name, "killed by a signal")
         return f"crashed with {name} during {doing}: {hint}", name
     return f"exited with code {returncode} during {doing} without a result", None
+
+
+@dataclass
+class Child:
+    """A spawned child with its stdout lines queued and the tail of its stderr kept."""
+
+    proc: subprocess.Popen
+    lines: queue.Queue = field(default_factory=queue.Queue)
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=60))
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def send_line(self, text: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def stderr_tail(self) -> str:
+        return "\n".join(self.tail)
+
+    def stop(self, grace_s: float = TERM_GRACE_S) -> None:
+        """Kill the process group, close the pipes, let the pump threads finish."""
+        kill_group(self.proc, grace_s)
+        close_pipes(self.proc)
+        for thread in self.threads:
+            thread.join(timeout=2)
+
+
+def start_child(module: str, extra_env: dict[str, str] | None = None) -> Child:
+    child = Child(spawn(module, extra_env))
+    assert child.proc.stdout is not None and child.proc.stderr is not None
+    child.threads = [
+        threading.Thread(target=pump_lines, args=(child.proc.stdout, child.lines), daemon=True),
+        threading.Thread(target=pump_tail, args=(child.proc.stderr, child.tail), daemon=True),
+    ]
+    for thread in child.threads:
+        thread.start()
+    return child

@@ -6,20 +6,11 @@ import json
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from engines.errors import BadInput, RunFailed
-from engines.process import (
-    EOF_MARK,
-    close_pipes,
-    crash_message,
-    kill_group,
-    pump_lines,
-    pump_tail,
-    spawn,
-)
+from engines.process import EOF_MARK, crash_message, start_child
 
 ProgressFn = Callable[[str, float | None], None]
 
@@ -32,35 +23,25 @@ def run_task(
     cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     """The task's JSON result; BadInput / RunFailed with a readable message otherwise."""
-    proc = spawn("engines.worker_main")
-    assert proc.stdin and proc.stdout and proc.stderr
-    lines: queue.Queue = queue.Queue()
-    tail: deque[str] = deque(maxlen=40)
-    threads = [
-        threading.Thread(target=pump_lines, args=(proc.stdout, lines), daemon=True),
-        threading.Thread(target=pump_tail, args=(proc.stderr, tail), daemon=True),
-    ]
-    for t in threads:
-        t.start()
+    child = start_child("engines.worker_main")
     deadline = time.monotonic() + timeout_s
     try:
-        proc.stdin.write(json.dumps({"task": task, "payload": payload}).encode() + b"\n")
-        proc.stdin.flush()
+        child.send_line(json.dumps({"task": task, "payload": payload}))
         while True:
             if cancel is not None and cancel.is_set():
                 raise RunFailed(f"{task} cancelled")
             if time.monotonic() > deadline:
                 raise RunFailed(
-                    f"{task} took longer than {timeout_s:g} s and was stopped", "\n".join(tail)
+                    f"{task} took longer than {timeout_s:g} s and was stopped", child.stderr_tail()
                 )
             try:
-                raw = lines.get(timeout=0.1)
+                raw = child.lines.get(timeout=0.1)
             except queue.Empty:
                 continue
             if raw == EOF_MARK:
-                returncode = proc.wait(timeout=10)
+                returncode = child.proc.wait(timeout=10)
                 message, _ = crash_message(returncode, task)
-                raise RunFailed(f"the {task} worker {message}", "\n".join(tail))
+                raise RunFailed(f"the {task} worker {message}", child.stderr_tail())
             try:
                 event = json.loads(raw)
             except json.JSONDecodeError:
@@ -73,5 +54,4 @@ def run_task(
                 error = BadInput if event.get("error_type") == "bad_input" else RunFailed
                 raise error(str(event.get("message")), str(event.get("details", "")))
     finally:
-        kill_group(proc, grace_s=1.0)
-        close_pipes(proc)
+        child.stop(grace_s=1.0)

@@ -6,6 +6,7 @@ GUI's worker forwards them as signals, and closing the generator stops the agent
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,8 +98,6 @@ def profile(
         yield event
     if final is None or not request.keep_run:
         return
-    import json
-
     is_result = final["type"] == "result"
     status = (
         "ok" if is_result else ("cancelled" if final.get("error_type") == "cancelled" else "failed")

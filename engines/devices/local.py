@@ -11,22 +11,13 @@ import queue
 import subprocess
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
 from engines.bench.events import ProtocolError, error_event, parse_event
 from engines.bench.spec import BenchSpec
 from engines.devices.base import Device, PhaseBudgets
-from engines.process import (
-    EOF_MARK,
-    close_pipes,
-    crash_message,
-    kill_group,
-    pump_lines,
-    pump_tail,
-    spawn,
-)
+from engines.process import EOF_MARK, Child, crash_message, kill_group, start_child
 
 AGENT_MODULE = "engines.bench.agent"
 
@@ -51,37 +42,19 @@ class LocalDevice(Device):
 
     def run(self, spec: BenchSpec) -> Iterator[dict[str, Any]]:
         self._cancel.clear()
-
-        proc = spawn(AGENT_MODULE, self.extra_env)
-        self._proc = proc
-        assert proc.stdin and proc.stdout and proc.stderr
-        lines: queue.Queue = queue.Queue()
-        stderr_tail: deque[str] = deque(maxlen=60)
-        threads = [
-            threading.Thread(target=pump_lines, args=(proc.stdout, lines), daemon=True),
-            threading.Thread(target=pump_tail, args=(proc.stderr, stderr_tail), daemon=True),
-        ]
-        for t in threads:
-            t.start()
+        child = start_child(AGENT_MODULE, self.extra_env)
+        self._proc = child.proc
         try:
-            proc.stdin.write(spec.to_json().encode() + b"\n")
-            proc.stdin.flush()
-            yield from self._events(proc, spec, lines, stderr_tail)
+            child.send_line(spec.to_json())
+            yield from self._events(child, spec)
         finally:
-            kill_group(proc)
-            close_pipes(proc)
-            for t in threads:
-                t.join(timeout=2)
+            child.stop()
             self._proc = None
 
-    def _events(
-        self, proc: subprocess.Popen, spec: BenchSpec, lines: queue.Queue, tail: deque[str]
-    ) -> Iterator[dict[str, Any]]:
+    def _events(self, child: Child, spec: BenchSpec) -> Iterator[dict[str, Any]]:
+        proc, lines, details = child.proc, child.lines, child.stderr_tail
         phase = "spawn"
         deadline = time.monotonic() + self.budgets.start_s
-
-        def details() -> str:
-            return "\n".join(tail)
 
         while True:
             if self._cancel.is_set():
@@ -97,11 +70,7 @@ class LocalDevice(Device):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 kill_group(proc)
-                budget = (
-                    self.budgets.for_phase(phase, spec)
-                    if phase != "spawn"
-                    else (self.budgets.start_s)
-                )
+                budget = self.budgets.for_phase(phase, spec)
                 yield error_event(
                     "timeout",
                     phase,

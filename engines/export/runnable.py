@@ -13,7 +13,7 @@ from engines.store.db import ArtifactRow, Store
 from engines.workers import ProgressFn, run_task
 
 TORCH_SOURCES = {formats.EXPORTED_PROGRAM, formats.ZOO}
-TARGET_FOR_RUNTIME_FORMAT = {"onnx": "onnx", "tflite": "tflite"}
+EXPORT_TARGETS = ("onnx", "tflite")
 
 
 def runnable_artifact(
@@ -22,7 +22,7 @@ def runnable_artifact(
     if artifact.format in runtime.formats:
         verify(artifact)
         return artifact
-    target = next((f for f in runtime.formats if f in TARGET_FOR_RUNTIME_FORMAT), None)
+    target = next((f for f in runtime.formats if f in EXPORT_TARGETS), None)
     if target is None or artifact.format not in TORCH_SOURCES:
         raise BadInput(
             f"{runtime.name} cannot open {artifact.format} models "
