@@ -68,7 +68,7 @@ def profile(
     threads = request.threads or default_threads()
     declared = (artifact.inspection or {}).get("inputs", [])
     spec = BenchSpec(
-        model=ModelRef(artifact.path, artifact.format, artifact.sha256, declared),
+        model=ModelRef(artifact.path, artifact.format, artifact.file_sha256, declared),
         runtime=runtime.name,
         threads=threads,
         batch=request.batch,

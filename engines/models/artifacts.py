@@ -102,21 +102,33 @@ def import_model(
         raise TrustRequired(
             _trust_message(fmt), "pass --trust-code if you trust where it came from"
         )
-    sha = sha256_file(src)
-    existing = store.artifact_by_sha(sha)
-    if existing and Path(existing.path).is_file() and sha256_file(existing.path) == sha:
-        return existing
+    file_sha = sha256_file(src)
+    already = _stored_copy_of(src, file_sha, store)
+    if already:
+        return already
 
     from engines.workers import run_task
 
     inspection = run_task("inspect", {"path": str(src), "format": fmt}, timeout_s=300)
     extra = check_external_data(src, inspection.pop("external_data", []) or [])
+    data_files = [
+        {
+            "path": data_file.relative_to(src.resolve().parent).as_posix(),
+            "sha256": sha256_file(data_file),
+            "bytes": data_file.stat().st_size,
+        }
+        for data_file in extra
+    ]
+    sha = content_sha256(file_sha, data_files)
+    existing = store.artifact_by_sha(sha)
+    if existing and _intact(existing):
+        return existing
     folder = paths.artifacts_dir() / sha[:2] / sha
     dest = folder / src.name
     for data_file in extra:
         atomic_copy(data_file, folder / data_file.relative_to(src.resolve().parent))
     atomic_copy(src, dest)
-    inspection["external_data_bytes"] = sum(f.stat().st_size for f in extra)
+    inspection["external_data_bytes"] = sum(f["bytes"] for f in data_files)
     return store.add_artifact(
         sha256=sha,
         name=name or src.stem,
@@ -128,15 +140,62 @@ def import_model(
         step=step,
         step_settings=step_settings,
         inspection=inspection,
+        file_sha256=file_sha,
+        data_files=data_files,
     )
 
 
+def content_sha256(file_sha: str, data_files: list[dict[str, Any]]) -> str:
+    """An artifact's identity: the model file's hash, or a hash over it and its data files."""
+    if not data_files:
+        return file_sha
+    manifest = "\n".join(
+        [f"model {file_sha}"] + [f"data {f['sha256']} {f['path']}" for f in data_files]
+    )
+    return hashlib.sha256(manifest.encode()).hexdigest()
+
+
+def _stored_copy_of(src: Path, file_sha: str, store: Store) -> ArtifactRow | None:
+    """An intact stored artifact with the same model file and the same data files beside it.
+
+    The same model bytes name the same external-data paths, so comparing those files'
+    hashes is enough; no parser runs for a model already imported.
+    """
+    folder = src.resolve().parent
+    for candidate in store.artifacts_by_file_sha(file_sha):
+        if not _intact(candidate):
+            continue
+        beside = [folder / f["path"] for f in candidate.data_files]
+        if all(p.is_file() and sha256_file(p) == f["sha256"] for p, f in zip(
+            beside, candidate.data_files, strict=True
+        )):
+            return candidate
+    return None
+
+
+def _intact(artifact: ArtifactRow) -> bool:
+    try:
+        verify(artifact)
+    except BadInput:
+        return False
+    return True
+
+
 def verify(artifact: ArtifactRow) -> None:
-    """Refuse to run a stored model whose bytes changed since import."""
-    if not Path(artifact.path).is_file():
+    """Refuse to run a stored model whose bytes (or external data) changed since import."""
+    model = Path(artifact.path)
+    if not model.is_file():
         raise BadInput(f"the stored model {artifact.name} is missing: {artifact.path}")
-    if sha256_file(artifact.path) != artifact.sha256:
+    if sha256_file(model) != (artifact.file_sha256 or artifact.sha256):
         raise BadInput(
             f"the stored model {artifact.name} no longer matches its hash",
             f"{artifact.path}; re-import the original file",
         )
+    for data in artifact.data_files:
+        data_path = model.parent / data["path"]
+        if not data_path.is_file() or sha256_file(data_path) != data["sha256"]:
+            raise BadInput(
+                f"the external data {data['path']!r} of {artifact.name} is missing or no "
+                "longer matches its hash",
+                f"{data_path}; re-import the original model and its data files",
+            )

@@ -66,6 +66,49 @@ def _external_locations(graph: Any) -> set[str]:
     return locations
 
 
+#: Initializer dtypes that hold learned values: floats and quantized integer weights.
+#: int64 (and plain int32) constants are shapes, axes and indices, not parameters.
+_ONNX_PARAM_DTYPES = {1, 2, 3, 4, 5, 10, 11, 16, 21, 22}
+#: (op, input index) slots that hold quantization scales and zero points.
+_QUANT_META_SLOTS = {
+    ("QuantizeLinear", 1),
+    ("QuantizeLinear", 2),
+    ("DequantizeLinear", 1),
+    ("DequantizeLinear", 2),
+}
+
+
+def _onnx_parameters(graph: Any) -> int:
+    """Learned values in the initializers, the same count torch reports for the module.
+
+    Quantization scales and zero points are metadata, and an int32 bias counts only when
+    it feeds a DequantizeLinear (a quantized bias).
+    """
+    uses: dict[str, set[tuple[str, int]]] = {}
+    for node in graph.node:
+        for index, name in enumerate(node.input):
+            uses.setdefault(name, set()).add((node.op_type, index))
+    total = 0
+    for init in graph.initializer:
+        slots = uses.get(init.name, set())
+        if slots and slots <= _QUANT_META_SLOTS:
+            continue
+        quantized_bias = init.data_type == 6 and ("DequantizeLinear", 0) in slots
+        if init.data_type in _ONNX_PARAM_DTYPES or quantized_bias:
+            total += math.prod(init.dims)
+    return total
+
+
+def _tflite_is_parameter(tensor: dict[str, Any]) -> bool:
+    """Floats and quantized tensors count; int32/int64 shape and permutation constants do not."""
+    import numpy as np
+
+    dtype = np.dtype(tensor["dtype"])
+    scales = (tensor.get("quantization_parameters") or {}).get("scales")
+    quantized = scales is not None and len(scales) > 0
+    return dtype.kind == "f" or (dtype.kind in "iu" and (dtype.itemsize == 1 or quantized))
+
+
 def inspect_onnx(path: str) -> dict[str, Any]:
     import onnx
 
@@ -78,7 +121,7 @@ def inspect_onnx(path: str) -> dict[str, Any]:
     return {
         "inputs": _onnx_io([i for i in graph.input if i.name not in initializers]),
         "outputs": _onnx_io(graph.output),
-        "parameters": sum(math.prod(i.dims) for i in graph.initializer),
+        "parameters": _onnx_parameters(graph),
         "macs": count_onnx_macs(model),
         "op_histogram": dict(Counter(n.op_type for n in graph.node).most_common()),
         "opset": {o.domain or "ai.onnx": o.version for o in model.opset_import},
@@ -102,7 +145,13 @@ def inspect_tflite(path: str) -> dict[str, Any]:
     return {
         "inputs": [_info(d).to_dict() for d in it.get_input_details()],
         "outputs": [_info(d).to_dict() for d in it.get_output_details()],
-        "parameters": int(sum(math.prod(tensors[i]["shape"]) for i in constants if i in tensors)),
+        "parameters": int(
+            sum(
+                math.prod(tensors[i]["shape"])
+                for i in constants
+                if i in tensors and _tflite_is_parameter(tensors[i])
+            )
+        ),
         "macs": count_tflite_macs(ops, tensors),
         "op_histogram": dict(Counter(op["op_name"] for op in ops).most_common()),
     }

@@ -32,6 +32,10 @@ class ArtifactRow:
     step_settings: dict[str, Any] | None
     inspection: dict[str, Any] | None
     created_at: str
+    #: The model file's own sha256 (equal to `sha256` unless there is external data).
+    file_sha256: str = ""
+    #: External-data files stored beside the model: [{"path", "sha256", "bytes"}].
+    data_files: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,8 @@ class Store:
         step: str | None = None,
         step_settings: dict | None = None,
         inspection: dict | None = None,
+        file_sha256: str | None = None,
+        data_files: Iterable[dict[str, Any]] = (),
     ) -> ArtifactRow:
         """Insert, or return the existing row for the same content (sha256)."""
         existing = self.artifact_by_sha(sha256)
@@ -141,7 +147,8 @@ class Store:
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO artifacts (sha256, name, format, path, size_bytes, source, parent_id,"
-                " step, step_settings_json, inspection_json) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " step, step_settings_json, inspection_json, file_sha256, files_json)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     sha256,
                     name,
@@ -153,6 +160,8 @@ class Store:
                     step,
                     json.dumps(step_settings) if step_settings is not None else None,
                     json.dumps(inspection) if inspection is not None else None,
+                    file_sha256 or sha256,
+                    json.dumps(list(data_files)),
                 ),
             )
             new_id = int(cur.lastrowid or 0)
@@ -174,6 +183,8 @@ class Store:
             step_settings=_loads(row["step_settings_json"]),
             inspection=_loads(row["inspection_json"]),
             created_at=row["created_at"],
+            file_sha256=row["file_sha256"] or row["sha256"],
+            data_files=tuple(_loads(row["files_json"]) or ()),
         )
 
     def artifact(self, artifact_id: int) -> ArtifactRow:
@@ -186,6 +197,17 @@ class Store:
     def artifact_by_sha(self, sha256: str) -> ArtifactRow | None:
         row = self._db.execute("SELECT * FROM artifacts WHERE sha256=?", (sha256,)).fetchone()
         return self._artifact_row(row)
+
+    def artifacts_by_file_sha(self, file_sha256: str) -> list[ArtifactRow]:
+        """Artifacts whose model file has this hash (their external data may differ)."""
+        rows = self._db.execute(
+            "SELECT * FROM artifacts WHERE file_sha256=? ORDER BY id", (file_sha256,)
+        ).fetchall()
+        return [a for a in map(self._artifact_row, rows) if a]
+
+    def artifacts(self, limit: int = 500) -> list[ArtifactRow]:
+        rows = self._db.execute("SELECT * FROM artifacts ORDER BY id LIMIT ?", (limit,)).fetchall()
+        return [a for a in map(self._artifact_row, rows) if a]
 
     def children(self, artifact_id: int) -> list[ArtifactRow]:
         rows = self._db.execute(

@@ -53,6 +53,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX runs_artifact ON runs(artifact_id);
     CREATE INDEX artifacts_parent ON artifacts(parent_id);
     """,
+    # 3: an artifact is its model file plus its external-data files. `sha256` becomes the
+    # identity of that whole set; `file_sha256` is the model file's own hash (what the
+    # agent checks) and `files_json` lists every file with its hash, for verify().
+    """
+    ALTER TABLE artifacts ADD COLUMN file_sha256 TEXT;
+    ALTER TABLE artifacts ADD COLUMN files_json TEXT;
+    UPDATE artifacts SET file_sha256 = sha256 WHERE file_sha256 IS NULL;
+    CREATE INDEX artifacts_file_sha ON artifacts(file_sha256);
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

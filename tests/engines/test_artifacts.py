@@ -156,12 +156,6 @@ def test_external_data_inside_folder_is_copied(tmp_path, store):
     assert "external_data" not in art.inspection
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="artifacts.py verify() hashes only the .onnx file; external data files "
-    "copied beside it are never hashed, so a changed weights file goes unnoticed",
-)
 def test_verify_detects_changed_external_data(tmp_path, store):
     folder = tmp_path / "model"
     model = external_data_model(folder / "model.onnx", "weights.bin")
@@ -175,12 +169,6 @@ def test_verify_detects_changed_external_data(tmp_path, store):
     raise AssertionError("verify() accepted a model whose external data changed")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="artifacts.py import_model dedups on the .onnx file's sha256 alone: the "
-    "same graph with different external weights is taken for the stored model",
-)
 def test_same_graph_different_external_weights_are_different_artifacts(tmp_path, store):
     a = tmp_path / "a"
     b = tmp_path / "b"
@@ -238,13 +226,6 @@ def test_tflite_and_pt2_inspection_signature(tiny_models, store):
     assert tfl["inputs"][0]["dtype"] == "float32"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="inspect.py counts every constant as a parameter: ONNX adds the int64 "
-    "Reshape shape (2684), TFLite adds Transpose perms and the Reshape shape "
-    "(2692); torch reports the true 2682",
-)
 def test_parameter_count_agrees_across_formats(tiny_models, store):
     found = {}
     for path, trust in (

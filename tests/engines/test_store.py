@@ -249,6 +249,10 @@ def test_migration_from_version_1_keeps_runs(tmp_path):
         assert run.statistics == {"count": 2, "p50_ms": 1.5}
         assert store.samples(run_id) == [1.5, 1.25]
         assert store.artifact(1).name == "old"
+        # version 3: an old artifact's model-file hash is its identity, with no data files
+        assert store.artifact(1).file_sha256 == "aa"
+        assert store.artifact(1).data_files == ()
+        assert [a.id for a in store.artifacts_by_file_sha("aa")] == [1]
         # the version-2 table exists and works on the migrated database
         assert store.memory_trace(run_id) == []
         new_id = store.add_run(
