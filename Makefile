@@ -30,6 +30,7 @@ lint: setup
 
 bench: setup
 	$(PY) tests/benchmarks/bench_harness.py
+	$(PY) tests/benchmarks/bench_compression.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -477,8 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="edgebench",
         description="Compress, export and profile models for edge devices.",
         epilog="MODEL is a file (.onnx, .tflite, .pt2, TorchScript), demo:digits-cnn, "
-        "or zoo:NAME (torchvision architecture, random weights; zoo:NAME:pretrained needs "
-        "the internet).",
+        "zoo:NAME (torchvision architecture, random weights; zoo:NAME:pretrained needs "
+        "the internet), or artifact:ID (a stored model or variant).",
     )
     parser.add_argument("--version", action="version", version=f"edgebench {__version__}")
     parser.add_argument("--db", help="results database (default: $EDGEBENCH_DB or user data dir)")
@@ -529,6 +529,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_runs)
+
+    from app.cli_compress import add_commands
+
+    add_commands(sub, _store)
     return parser
 
 

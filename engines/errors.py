@@ -36,3 +36,9 @@ class RunFailed(EdgeBenchError):
     def __init__(self, message: str, details: str = "", error: dict | None = None) -> None:
         super().__init__(message, details)
         self.error = error or {}
+
+
+class Cancelled(EdgeBenchError):
+    """The user stopped the work; nothing it was making is kept."""
+
+    exit_code = EXIT_RUN_FAILED

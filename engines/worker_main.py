@@ -21,6 +21,9 @@ TASKS = {
     "inspect": "engines.models.inspect:inspect_file",
     "build_demo": "engines.models.demo:build_demo",
     "export": "engines.export.convert:export_model",
+    "compress_torch": "engines.compress.tasks:compress_torch",
+    "compress_onnx": "engines.compress.tasks:compress_onnx",
+    "prepare_data": "engines.compress.tasks:prepare_data",
 }
 
 
@@ -53,12 +56,17 @@ def main() -> int:
         result = function(request.get("payload", {}), progress)
         _emit({"type": "done", "result": result})
     except Exception as exc:
-        from engines.errors import BadInput
+        from engines.errors import BadInput, Cancelled
 
+        kind = "failed"
+        if isinstance(exc, BadInput):
+            kind = "bad_input"
+        elif isinstance(exc, Cancelled):
+            kind = "cancelled"
         _emit(
             {
                 "type": "error",
-                "error_type": "bad_input" if isinstance(exc, BadInput) else "failed",
+                "error_type": kind,
                 "message": getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}",
                 "details": (getattr(exc, "details", "") or "") + "\n" + traceback.format_exc(),
             }

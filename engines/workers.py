@@ -6,30 +6,33 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from engines.errors import BadInput, RunFailed
+from engines.errors import BadInput, Cancelled, RunFailed
 from engines.process import EOF_MARK, crash_message, start_child
 
 ProgressFn = Callable[[str, float | None], None]
 
 
-def run_task(
+def iter_task(
     task: str,
     payload: dict[str, Any],
     timeout_s: float = 600.0,
-    progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
-) -> dict[str, Any]:
-    """The task's JSON result; BadInput / RunFailed with a readable message otherwise."""
+) -> Iterator[dict[str, Any]]:
+    """Yield the worker's progress events as they come, then {"type": "done", "result"}.
+
+    Cancelling (the event, or closing the generator) kills the worker's process group, so
+    nothing it was writing survives past its own temp files.
+    """
     child = start_child("engines.worker_main")
     deadline = time.monotonic() + timeout_s
     try:
         child.send_line(json.dumps({"task": task, "payload": payload}))
         while True:
             if cancel is not None and cancel.is_set():
-                raise RunFailed(f"{task} cancelled")
+                raise Cancelled(f"{task} cancelled")
             if time.monotonic() > deadline:
                 raise RunFailed(
                     f"{task} took longer than {timeout_s:g} s and was stopped", child.stderr_tail()
@@ -46,12 +49,30 @@ def run_task(
                 event = json.loads(raw)
             except json.JSONDecodeError:
                 continue  # stray native output on stdout is ignored, not trusted
-            if event.get("type") == "progress" and progress:
-                progress(str(event.get("message", "")), event.get("fraction"))
+            if event.get("type") == "progress":
+                yield event
             elif event.get("type") == "done":
-                return dict(event.get("result") or {})
+                yield {"type": "done", "result": dict(event.get("result") or {})}
+                return
             elif event.get("type") == "error":
-                error = BadInput if event.get("error_type") == "bad_input" else RunFailed
+                kind = event.get("error_type")
+                error = {"bad_input": BadInput, "cancelled": Cancelled}.get(kind, RunFailed)
                 raise error(str(event.get("message")), str(event.get("details", "")))
     finally:
         child.stop(grace_s=1.0)
+
+
+def run_task(
+    task: str,
+    payload: dict[str, Any],
+    timeout_s: float = 600.0,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> dict[str, Any]:
+    """The task's JSON result; BadInput / RunFailed with a readable message otherwise."""
+    for event in iter_task(task, payload, timeout_s, cancel):
+        if event["type"] == "done":
+            return dict(event["result"])
+        if progress:
+            progress(str(event.get("message", "")), event.get("fraction"))
+    raise RunFailed(f"the {task} worker ended without a result")

@@ -5,7 +5,7 @@ same file, shipped as a zip of the engine package). It depends on the standard l
 numpy and the runtime it is asked to use. Protocol, one JSON object per line:
 
   {"type": "hello", "agent_version", "pid"}
-  {"type": "phase", "phase": verify|load|first|warmup|measure|finish}
+  {"type": "phase", "phase": verify|load|first|warmup|measure|evaluate|finish}
   {"type": "progress", "phase", "done", "fraction", "elapsed_s"}
   {"type": "sample", "start": i, "ms": [...]}          # <= 8 timed inferences per line
   {"type": "memory", "t_s", "rss_bytes"}
@@ -146,6 +146,53 @@ def _loop(
             return samples
 
 
+def _evaluate(session: Any, evaluate: dict[str, Any], emit: Emitter) -> dict[str, Any]:
+    """Accuracy and fidelity on the target, on this runtime: one sample per call."""
+    from engines.evaluate.datasets import load_eval_npz
+    from engines.evaluate.metrics import EvalAccumulator
+    from engines.runtimes.feeds import dequantize_output, quantize_feed
+
+    x, y, refs = load_eval_npz(evaluate["data_path"])
+    limit = evaluate.get("limit")
+    count = min(len(x), int(limit)) if limit else len(x)
+    infos = session.inputs()
+    if len(infos) != 1:
+        raise ValueError(f"evaluation feeds single-input models; this one has {len(infos)}")
+    outputs_info = None
+    accumulator = EvalAccumulator()
+    started = time.perf_counter()
+    next_report = started
+    for i in range(count):
+        feed = {infos[0].name: quantize_feed(infos[0], x[i : i + 1])}
+        raw = session.run(feed)
+        if outputs_info is None:
+            outputs_info = session.outputs()
+        outputs = [dequantize_output(info, o) for info, o in zip(outputs_info, raw, strict=True)]
+        accumulator.add(
+            outputs,
+            y[i : i + 1] if y is not None else None,
+            [r[i : i + 1] for r in refs] if refs is not None else None,
+        )
+        now = time.perf_counter()
+        if now >= next_report or i + 1 == count:
+            emit(
+                {
+                    "type": "progress",
+                    "phase": "evaluate",
+                    "done": i + 1,
+                    "fraction": round((i + 1) / count, 4),
+                    "elapsed_s": round(now - started, 3),
+                }
+            )
+            next_report = now + 0.1
+    return {
+        **accumulator.result(),
+        "data": evaluate.get("description", ""),
+        "method": "one sample per run call on the variant's own runtime; fidelity against "
+        "the FP32 source model's outputs on the same inputs",
+    }
+
+
 def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
     from engines.bench import environment
     from engines.bench.memory import MemorySampler, current_rss_bytes, maxrss_bytes
@@ -238,7 +285,8 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
         sampler.interval_s = max(sampler.interval_s, MEASURE_MEMORY_INTERVAL_S)
         enter("warmup")
         warm: list[float] = []
-        if policy.warmup_runs > 0 or policy.warmup_min_s > 0:
+        samples: list[float] = []
+        if spec.measure and (policy.warmup_runs > 0 or policy.warmup_min_s > 0):
             warm = _loop(
                 call,
                 max(policy.warmup_runs, 1),
@@ -250,22 +298,28 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
             )
 
         enter("measure")
-        stream = SampleStream(emit)
-        samples = _loop(
-            call,
-            policy.min_runs,
-            policy.min_s,
-            policy.max_s,
-            policy.max_runs,
-            stream.add,
-            progress("measure", policy.min_runs, policy.min_s),
-        )
-        stream.flush()
-
-        enter("finish")
+        if spec.measure:
+            stream = SampleStream(emit)
+            samples = _loop(
+                call,
+                policy.min_runs,
+                policy.min_s,
+                policy.max_s,
+                policy.max_runs,
+                stream.add,
+                progress("measure", policy.min_runs, policy.min_s),
+            )
+            stream.flush()
+        # Memory is read before evaluation: evaluating a data set is not what is measured.
         peak_sampled = sampler.stop()
         peak = max(peak_sampled, maxrss_bytes())
-        statistics = summarize(samples, spec.batch)
+        evaluation = None
+        if spec.evaluate:
+            enter("evaluate")
+            evaluation = _evaluate(session, spec.evaluate, emit)
+
+        enter("finish")
+        statistics = summarize(samples, spec.batch) if samples else None
         memory = {
             "rss_before_load_bytes": rss_before,
             "rss_after_load_bytes": rss_after_load,
@@ -290,6 +344,7 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
                 "inputs": [i.to_dict() for i in inputs],
                 "input_shapes": {k: list(v.shape) for k, v in feeds.items()},
                 "output_shapes": [list(o.shape) for o in outputs],
+                "evaluation": evaluation,
                 "environment": {
                     **environment.capture(runtime.name, runtime.modules),
                     "threads": spec.threads,

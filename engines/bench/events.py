@@ -10,7 +10,7 @@ MAX_LINE_BYTES = 1 << 20
 MAX_SAMPLES_PER_LINE = 64
 
 EVENT_TYPES = {"hello", "phase", "progress", "sample", "memory", "log", "result", "error"}
-PHASES = {"spawn", "spec", "verify", "load", "first", "warmup", "measure", "finish"}
+PHASES = {"spawn", "spec", "verify", "load", "first", "warmup", "measure", "evaluate", "finish"}
 _REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
     "hello": {"protocol": int},
     "phase": {"phase": str},
@@ -18,7 +18,7 @@ _REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
     "sample": {"start": int, "ms": list},
     "memory": {"t_s": (int, float), "rss_bytes": int},
     "log": {"message": str},
-    "result": {"statistics": dict, "memory": dict, "environment": dict},
+    "result": {"memory": dict, "environment": dict},
     "error": {"error_type": str, "message": str},
 }
 
@@ -43,6 +43,10 @@ def parse_event(raw: bytes) -> dict[str, Any]:
     for key, expected in _REQUIRED[kind].items():
         if not isinstance(event.get(key), expected) or isinstance(event.get(key), bool):
             raise ProtocolError(f"{kind} event: field {key!r} missing or of the wrong type")
+    if kind == "result" and not isinstance(event.get("statistics"), (dict, type(None))):
+        raise ProtocolError("result event: statistics must be an object or null")
+    if kind == "result" and not isinstance(event.get("evaluation"), (dict, type(None))):
+        raise ProtocolError("result event: evaluation must be an object or null")
     if kind == "phase" and event["phase"] not in PHASES:
         raise ProtocolError(f"unknown phase {event['phase']!r}")
     if kind == "sample":

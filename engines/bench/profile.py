@@ -28,6 +28,11 @@ class ProfileRequest:
     trust_code: bool = False
     keep_run: bool = True
     fault: str | None = None
+    #: Time the model; False for an accuracy-only run (`edgebench evaluate`).
+    measure: bool = True
+    #: Accuracy data source (digits, synthetic[:N], a folder, an .npz) or None.
+    evaluate_data: str | None = None
+    evaluate_limit: int | None = None
 
 
 def default_threads() -> int:
@@ -36,6 +41,31 @@ def default_threads() -> int:
     from engines.bench.environment import physical_cores
 
     return physical_cores() or os.cpu_count() or 1
+
+
+def _evaluation_data(
+    source: Any, request: ProfileRequest, store: Store
+) -> Iterator[dict[str, Any]]:
+    """Prepare the evaluation .npz with the FP32 source model's outputs for fidelity."""
+    from engines.compress.build import prepare_data, root_of
+
+    reference = root_of(source, store)
+    data: dict[str, Any] = {}
+    assert request.evaluate_data is not None
+    for event in prepare_data(
+        reference, request.evaluate_data, request.evaluate_limit, None, with_reference=True
+    ):
+        if event["type"] == "data":
+            data = event
+        else:
+            yield {"type": "log", "level": "info", "message": str(event.get("message", ""))}
+    return {
+        "data_path": data["path"],
+        "description": f"{data['description']} ({data['count']} samples); reference: "
+        f"{reference.name}",
+        "limit": request.evaluate_limit,
+        "reference_artifact_id": reference.id,
+    }
 
 
 def profile(
@@ -65,6 +95,10 @@ def profile(
     notes.clear()
     artifact = runnable_artifact(source, runtime, store, progress=note)
     yield from notes
+    notes.clear()
+    evaluate = None
+    if request.evaluate_data:
+        evaluate = yield from _evaluation_data(source, request, store)
     threads = request.threads or default_threads()
     declared = (artifact.inspection or {}).get("inputs", [])
     spec = BenchSpec(
@@ -76,6 +110,8 @@ def profile(
         policy=request.policy,
         input_shapes=request.input_shapes,
         fault=request.fault,
+        measure=request.measure,
+        evaluate=evaluate,
     )
     yield {
         "type": "spec",

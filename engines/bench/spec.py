@@ -55,6 +55,11 @@ class BenchSpec:
     input_shapes: dict[str, list[int]] = field(default_factory=dict)
     memory_interval_ms: float = 10.0
     memory_limit_bytes: int | None = None
+    #: Time the model (warm-up + measured runs). False for an accuracy-only run.
+    measure: bool = True
+    #: Accuracy on the target: {"data_path": .npz from engines.evaluate.datasets.save_npz,
+    #: "description": words for reports, "limit": max samples or None}.
+    evaluate: dict[str, Any] | None = None
     #: Test-only fault injection; the agent honours it only with EDGEBENCH_ALLOW_FAULTS=1.
     fault: str | None = None
     version: int = SPEC_VERSION

@@ -23,6 +23,7 @@ class PhaseBudgets:
     first_s: float = 120.0
     warmup_s: float = 120.0
     measure_margin_s: float = 30.0
+    evaluate_s: float = 900.0
     finish_s: float = 30.0
 
     def for_phase(self, phase: str, spec: BenchSpec) -> float:

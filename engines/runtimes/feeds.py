@@ -72,3 +72,22 @@ def synthesize(
                 f"input {info.name!r} has dtype {info.dtype}, which we cannot synthesise"
             )
     return feeds
+
+
+def quantize_feed(info: TensorInfo, real: np.ndarray) -> np.ndarray:
+    """Float data for an input: cast, or quantized with the input's own scale/zero point."""
+    dtype = np.dtype(info.dtype)
+    if info.quantization and dtype.kind in "iu" and info.quantization[0] > 0:
+        scale, zero_point = info.quantization
+        limits = np.iinfo(dtype)
+        quantized = np.round(real / scale) + zero_point
+        return np.clip(quantized, limits.min, limits.max).astype(dtype)
+    return np.ascontiguousarray(real, dtype=dtype)
+
+
+def dequantize_output(info: TensorInfo, value: np.ndarray) -> np.ndarray:
+    """A quantized output as the real numbers it stands for; other outputs as float32."""
+    if info.quantization and value.dtype.kind in "iu" and info.quantization[0] > 0:
+        scale, zero_point = info.quantization
+        return ((value.astype(np.float32) - zero_point) * scale).astype(np.float32)
+    return value.astype(np.float32)

@@ -1,0 +1,432 @@
+"""Build a compressed variant of a model for a target format, as a generator of events.
+
+Torch steps run together in one worker (structural steps need the live nn.Module); the
+precision step runs on the FP32 ONNX export (ONNX) or inside the conversion (TFLite).
+Every intermediate is an artifact with its parent and the step that made it, so a second
+build with the same settings and data reuses them. Nothing is stored until a worker has
+finished: a cancelled or failed build leaves no artifact and no row behind.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engines import paths
+from engines.compress.catalogue import step_class
+from engines.compress.recipe import Recipe, RecipeStep
+from engines.errors import BadInput
+from engines.models import sniff as formats
+from engines.models.artifacts import import_model, verify
+from engines.store.db import ArtifactRow, Store
+from engines.workers import iter_task
+
+TORCH_SOURCES = (formats.EXPORTED_PROGRAM, formats.ZOO)
+TARGETS = ("onnx", "tflite", "torch")
+
+
+def host_arch() -> str:
+    machine = platform.machine().lower()
+    return "arm" if machine.startswith(("arm", "aarch")) else "x86"
+
+
+def model_kind(fmt: str) -> str | None:
+    if fmt in TORCH_SOURCES:
+        return "torch"
+    if fmt == formats.ONNX:
+        return "onnx"
+    if fmt == formats.TFLITE:
+        return "tflite"
+    return None
+
+
+def default_data(source: ArtifactRow, purpose: str) -> str | None:
+    """The data a model comes with: digits for the demo, seeded noise for zoo models."""
+    if source.source == "demo":
+        return "digits-train" if purpose == "calibration" else "digits"
+    if source.format == formats.ZOO:
+        return "synthetic:64" if purpose == "calibration" else "synthetic:32"
+    return None
+
+
+def root_of(artifact: ArtifactRow, store: Store) -> ArtifactRow:
+    """The source model at the top of a variant's lineage (the FP32 reference)."""
+    current = artifact
+    for _ in range(64):
+        if current.parent_id is None:
+            return current
+        current = store.artifact(current.parent_id)
+    return current
+
+
+@dataclass(frozen=True)
+class VariantRequest:
+    model: str
+    recipe: Recipe
+    target: str = "onnx"
+    calibration: str | None = None
+    calibration_limit: int = 512
+    trust_code: bool = False
+    target_arch: str = ""
+
+
+def _progress(message: str, fraction: float | None = None) -> dict[str, Any]:
+    return {"type": "progress", "message": message, "fraction": fraction}
+
+
+def _cached_child(store: Store, parent: ArtifactRow, step: str, key: str) -> ArtifactRow | None:
+    for child in reversed(store.children(parent.id)):
+        settings = child.step_settings or {}
+        if child.step == step and settings.get("key") == key and Path(child.path).is_file():
+            try:
+                verify(child)
+            except BadInput:
+                continue
+            return child
+    return None
+
+
+def _check_applicable(recipe: Recipe, kind: str | None, target: str, source: ArtifactRow) -> None:
+    if kind is None:
+        raise BadInput(
+            f"{source.name} is a {source.format} model; compression starts from a PyTorch "
+            "(.pt2, demo:, zoo:) or ONNX model"
+        )
+    if target not in TARGETS:
+        raise BadInput(f"unknown target {target!r}; choose one of: {', '.join(TARGETS)}")
+    for recipe_step in recipe.steps:
+        cls = step_class(recipe_step.step)
+        reason = cls.applies_to(kind) if recipe_step.step not in _precision() else None
+        if reason:
+            raise BadInput(
+                reason,
+                "import the PyTorch model (.pt2) or use demo:/zoo: models for torch steps",
+            )
+    precision = recipe.precision_step
+    if kind == "onnx" and target != "onnx":
+        raise BadInput(f"{source.name} is an ONNX model: it can be compressed to ONNX only")
+    if kind == "tflite":
+        raise BadInput(f"no compression step applies to TFLite models ({source.name})")
+    if precision and target == "torch":
+        raise BadInput(
+            f"step {precision.step!r} makes an ONNX or TFLite model; choose --to onnx or tflite"
+        )
+
+
+def _precision() -> tuple[str, ...]:
+    from engines.compress.catalogue import PRECISION_STEPS
+
+    return PRECISION_STEPS
+
+
+def prepare_data(
+    source: ArtifactRow,
+    data: str,
+    limit: int | None,
+    cancel: threading.Event | None,
+    with_reference: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """Load a data source for a model into an .npz in the cache; yields progress, then `data`."""
+    import hashlib
+    import json
+
+    inputs = (source.inspection or {}).get("inputs") or []
+    if not inputs:
+        raise BadInput(f"{source.name} declares no inputs; data cannot be prepared for it")
+    if len(inputs) > 1:
+        raise BadInput(
+            f"{source.name} has {len(inputs)} inputs; data sources feed single-input models",
+        )
+    key_text = json.dumps([source.sha256, data, limit, with_reference, 2])
+    key = hashlib.sha256(key_text.encode()).hexdigest()[:20]
+    folder = paths.cache_dir() / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{key}.npz"
+    meta = out.with_suffix(".json")
+    if out.is_file() and meta.is_file():
+        yield {"type": "data", **json.loads(meta.read_text())}
+        return
+    payload = {
+        "source": data,
+        "input": inputs[0],
+        "preprocessing_kind": "digits"
+        if source.source == "demo"
+        else ("imagenet" if source.format == formats.ZOO else "generic"),
+        "limit": limit,
+        "out_path": str(out),
+        "reference": {"path": source.path, "format": source.format, "inputs": inputs}
+        if with_reference
+        else None,
+    }
+    for event in iter_task("prepare_data", payload, cancel=cancel):
+        if event["type"] == "done":
+            result = event["result"]
+            meta.write_text(json.dumps(result))
+            yield {"type": "data", **result}
+        else:
+            yield event
+
+
+def build_variant(
+    request: VariantRequest, store: Store, cancel: threading.Event | None = None
+) -> Iterator[dict[str, Any]]:
+    """Yield progress events, then {"type": "variant", "artifact_id", "reports"}."""
+    from engines.models.refs import resolve
+
+    yield _progress(f"resolving {request.model}")
+    source = resolve(request.model, store, trust_code=request.trust_code)
+    kind = model_kind(source.format)
+    recipe = request.recipe
+    _check_applicable(recipe, kind, request.target, source)
+    arch = request.target_arch or host_arch()
+    needs_data = recipe.needs_data or any(step_class(s.step).needs_data for s in recipe.steps)
+    calibration = request.calibration or default_data(source, "calibration")
+    data: dict[str, Any] | None = None
+    if needs_data:
+        if calibration is None:
+            raise BadInput(
+                f"recipe {recipe.name!r} needs calibration data for {source.name}",
+                "pass --calib with an .npz (x, optional y), an image folder, or synthetic[:N]",
+            )
+        for event in prepare_data(source, calibration, request.calibration_limit, cancel):
+            if event["type"] == "data":
+                data = event
+            else:
+                yield event
+    data_key = calibration if needs_data and calibration else ""
+    reports: list[dict[str, Any]] = []
+    current = source
+    torch_steps = list(recipe.torch_steps)
+    while torch_steps:
+        cached = _cached_child(store, current, torch_steps[0].step, torch_steps[0].key(data_key))
+        if cached is None:
+            break
+        current = cached
+        reports.append({"step": cached.step, "cached": True, **(cached.step_settings or {})})
+        torch_steps.pop(0)
+    if torch_steps:
+        for event in _run_torch_steps(source, current, torch_steps, data, data_key, store, cancel):
+            if event["type"] == "artifact":
+                current = store.artifact(event["artifact_id"])
+                reports.append(event["report"])
+            else:
+                yield event
+    target = request.target
+    precision = recipe.precision_step
+    if target == "torch":
+        if current.id == source.id:
+            raise BadInput(f"recipe {recipe.name!r} made no change to {source.name}")
+    elif target == "onnx":
+        if current.format != formats.ONNX:
+            current = yield from _export_fp32(current, "onnx", store, cancel)
+        if precision:
+            current, report = yield from _onnx_precision(
+                current, precision, data, data_key, arch, store, cancel
+            )
+            reports.append(report)
+    else:
+        if precision:
+            current, report = yield from _tflite_precision(
+                current, precision, data, data_key, store, cancel
+            )
+            reports.append(report)
+        else:
+            current = yield from _export_fp32(current, "tflite", store, cancel)
+    yield {
+        "type": "variant",
+        "artifact_id": current.id,
+        "source_id": source.id,
+        "recipe": recipe.name,
+        "target": target,
+        "reports": reports,
+    }
+
+
+def _workdir() -> Path:
+    folder = paths.cache_dir() / "work"
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=folder))
+
+
+def _run_torch_steps(
+    source: ArtifactRow,
+    start: ArtifactRow,
+    steps: list[RecipeStep],
+    data: dict[str, Any] | None,
+    data_key: str,
+    store: Store,
+    cancel: threading.Event | None,
+) -> Iterator[dict[str, Any]]:
+    workdir = _workdir()
+    try:
+        payload = {
+            "start": _artifact_payload(start),
+            "reference": _artifact_payload(source),
+            "steps": [{"step": s.step, "settings": s.settings} for s in steps],
+            "data_path": (data or {}).get("path"),
+            "workdir": str(workdir),
+        }
+        result: dict[str, Any] = {}
+        for event in iter_task("compress_torch", payload, timeout_s=3600, cancel=cancel):
+            if event["type"] == "done":
+                result = event["result"]
+            else:
+                yield event
+        parent = start
+        for recipe_step, made in zip(steps, result["outputs"], strict=True):
+            settings = {
+                "settings": made["settings"],
+                "key": recipe_step.key(data_key),
+                "data": data_key or None,
+                "report": made["report"],
+            }
+            artifact = import_model(
+                made["path"],
+                store,
+                name=f"{source.name} · {recipe_step.step}",
+                trust_code=True,  # written by our own worker from a model already trusted
+                origin="compress",
+                parent_id=parent.id,
+                step=recipe_step.step,
+                step_settings=settings,
+            )
+            parent = artifact
+            yield {
+                "type": "artifact",
+                "artifact_id": artifact.id,
+                "report": {"step": recipe_step.step, **settings},
+            }
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _artifact_payload(artifact: ArtifactRow) -> dict[str, Any]:
+    return {
+        "path": artifact.path,
+        "format": artifact.format,
+        "origin": artifact.source,
+        "name": artifact.name,
+        "inputs": (artifact.inspection or {}).get("inputs") or [],
+    }
+
+
+def _export_fp32(
+    artifact: ArtifactRow, target: str, store: Store, cancel: threading.Event | None
+) -> Iterator[dict[str, Any]]:
+    """The cached FP32 ONNX/TFLite export of a torch artifact (generator returning it)."""
+    from engines.export.runnable import export_fp32
+
+    return (yield from export_fp32(artifact, target, store, cancel))
+
+
+def _onnx_precision(
+    onnx_fp32: ArtifactRow,
+    precision: RecipeStep,
+    data: dict[str, Any] | None,
+    data_key: str,
+    arch: str,
+    store: Store,
+    cancel: threading.Event | None,
+) -> Iterator[dict[str, Any]]:
+    key = precision.key(f"{data_key}|{arch}")
+    cached = _cached_child(store, onnx_fp32, precision.step, key)
+    if cached:
+        return cached, {"step": precision.step, "cached": True, **(cached.step_settings or {})}
+    workdir = _workdir()
+    try:
+        payload = {
+            "step": precision.step,
+            "settings": precision.settings,
+            "src": onnx_fp32.path,
+            "inputs": (onnx_fp32.inspection or {}).get("inputs") or [],
+            "data_path": (data or {}).get("path"),
+            "workdir": str(workdir),
+            "target_arch": arch,
+        }
+        result: dict[str, Any] = {}
+        for event in iter_task("compress_onnx", payload, timeout_s=3600, cancel=cancel):
+            if event["type"] == "done":
+                result = event["result"]
+            else:
+                yield event
+        settings = {
+            "settings": result["settings"],
+            "key": key,
+            "data": data_key or None,
+            "target_arch": arch,
+            "report": result["report"],
+        }
+        artifact = import_model(
+            result["path"],
+            store,
+            name=f"{onnx_fp32.name} · {precision.step}",
+            origin="compress",
+            parent_id=onnx_fp32.id,
+            step=precision.step,
+            step_settings=settings,
+        )
+        return artifact, {"step": precision.step, **settings}
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _tflite_precision(
+    torch_artifact: ArtifactRow,
+    precision: RecipeStep,
+    data: dict[str, Any] | None,
+    data_key: str,
+    store: Store,
+    cancel: threading.Event | None,
+) -> Iterator[dict[str, Any]]:
+    from engines.compress.base import parse_settings
+
+    cls = step_class(precision.step)
+    settings = parse_settings(cls, precision.settings)
+    key = precision.key(data_key)
+    step_name = f"{precision.step}-tflite"
+    cached = _cached_child(store, torch_artifact, step_name, key)
+    if cached:
+        return cached, {"step": step_name, "cached": True, **(cached.step_settings or {})}
+    workdir = _workdir()
+    try:
+        out = workdir / f"{torch_artifact.sha256[:16]}-{precision.step}.tflite"
+        options = cls().tflite_options(settings)  # type: ignore[attr-defined]
+        payload = {
+            "source_path": torch_artifact.path,
+            "source_format": torch_artifact.format,
+            "to": "tflite",
+            "out_path": str(out),
+            "calibration_npz": (data or {}).get("path"),
+            **options,
+        }
+        result: dict[str, Any] = {}
+        for event in iter_task("export", payload, timeout_s=3600, cancel=cancel):
+            if event["type"] == "done":
+                result = event["result"]
+            else:
+                yield event
+        report = {k: v for k, v in result.items() if k not in ("path", "inputs")}
+        step_settings = {
+            "settings": precision.settings,
+            "key": key,
+            "data": data_key or None,
+            "report": report,
+        }
+        artifact = import_model(
+            out,
+            store,
+            name=f"{torch_artifact.name} · {precision.step} (tflite)",
+            origin="compress",
+            parent_id=torch_artifact.id,
+            step=step_name,
+            step_settings=step_settings,
+        )
+        return artifact, {"step": step_name, **step_settings}
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
