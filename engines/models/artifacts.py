@@ -166,9 +166,10 @@ def _stored_copy_of(src: Path, file_sha: str, store: Store) -> ArtifactRow | Non
         if not _intact(candidate):
             continue
         beside = [folder / f["path"] for f in candidate.data_files]
-        if all(p.is_file() and sha256_file(p) == f["sha256"] for p, f in zip(
-            beside, candidate.data_files, strict=True
-        )):
+        if all(
+            p.is_file() and sha256_file(p) == f["sha256"]
+            for p, f in zip(beside, candidate.data_files, strict=True)
+        ):
             return candidate
     return None
 
