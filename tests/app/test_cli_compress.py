@@ -1,0 +1,126 @@
+"""`edgebench compress | export | evaluate | variants | sweep | presets` end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.cli import main
+from engines.errors import EXIT_BAD_INPUT, EXIT_OK
+from engines.store.db import Store
+
+FAST = ["--runs", "20", "--min-seconds", "0.1", "--threads", "1"]
+
+
+def test_presets_lists_every_preset_with_its_steps(capsys):
+    assert main(["presets"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "prune-structured-30+distill+int8" in out
+    assert "Channel pruning (torch-pruning) → Knowledge distillation" in out or "→" in out
+
+
+def test_export_with_a_missing_calibration_file_is_bad_input(tiny_models, capsys, tmp_path):
+    code = main(
+        [
+            "export",
+            str(tiny_models.pt2),
+            "--to",
+            "onnx",
+            "--int8",
+            "--trust-code",
+            "--calib",
+            str(tmp_path / "nowhere.npz"),
+        ]
+    )
+    assert code == EXIT_BAD_INPUT
+    assert "nowhere.npz" in capsys.readouterr().err
+
+
+def test_compress_an_onnx_model_with_a_torch_step_is_bad_input(tiny_models, capsys):
+    code = main(["compress", str(tiny_models.onnx), "--preset", "prune-50"])
+    assert code == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "prune-magnitude" in err and "onnx" in err
+
+
+@pytest.mark.slow
+def test_export_writes_the_file_and_variants_shows_the_tree(tiny_models, capsys, tmp_path):
+    out = tmp_path / "exported.onnx"
+    code = main(
+        [
+            "export",
+            str(tiny_models.pt2),
+            "--to",
+            "onnx",
+            "--trust-code",
+            "--dynamic-batch",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == EXIT_OK, captured.err
+    payload = json.loads(captured.out)
+    assert out.is_file() and payload["path"] == str(out)
+    assert payload["reports"][0]["report"]["parity"]["passed"] is True
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert main(["variants", str(tiny_models.pt2), "--trust-code"]) == EXIT_OK
+    tree = capsys.readouterr().out
+    assert "export-onnx-fp32-opset18-dynbatch" in tree
+
+
+@pytest.mark.slow
+def test_sweep_on_the_demo_prints_the_table_and_stores_runs(capsys, edgebench_home):
+    code = main(
+        [
+            "sweep",
+            "demo:digits-cnn",
+            "--presets",
+            "int8-static",
+            "--runtimes",
+            "onnxruntime,litert",
+            *FAST,
+            "--json",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == EXIT_OK, captured.err
+    rows = json.loads(captured.out)
+    assert [(r["variant"], r["runtime"]) for r in rows] == [
+        ("fp32", "onnxruntime"),
+        ("int8-static", "onnxruntime"),
+        ("fp32", "litert"),
+        ("int8-static", "litert"),
+    ]
+    with Store(edgebench_home / "results.sqlite") as store:
+        for row in rows:
+            assert row["accuracy_kind"] == "top1"
+            run = store.run(row["run_id"])
+            evaluation = run.result["evaluation"]
+            # the table shows what the store holds
+            assert evaluation["classification"]["top1"] == row["accuracy"]
+            assert run.statistics["p50_ms"] == row["p50_ms"]
+            assert evaluation["count"] == 450
+        fp32, int8 = rows[0], rows[1]
+        assert int8["speedup"] == pytest.approx(fp32["p50_ms"] / int8["p50_ms"])
+        assert int8["size_ratio"] > 2.5
+        assert abs(int8["accuracy_delta"]) <= 0.01
+        assert rows[3]["cosine_mean"] > 0.99
+    assert (
+        main(
+            [
+                "sweep",
+                "demo:digits-cnn",
+                "--presets",
+                "int8-static",
+                "--runtimes",
+                "onnxruntime",
+                *FAST,
+            ]
+        )
+        == EXIT_OK
+    )
+    table = capsys.readouterr().out
+    assert "speed-up" in table and "top-1" in table and "1.00x (baseline)" in table
