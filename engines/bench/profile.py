@@ -7,7 +7,7 @@ GUI's worker forwards them as signals, and closing the generator stops the agent
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +45,7 @@ def default_threads() -> int:
 
 def _evaluation_data(
     source: Any, request: ProfileRequest, store: Store
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, dict[str, Any]]:
     """Prepare the evaluation .npz with the FP32 source model's outputs for fidelity."""
     from engines.compress.build import prepare_data, root_of
 

@@ -13,7 +13,7 @@ import platform
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -318,7 +318,7 @@ def _artifact_payload(artifact: ArtifactRow) -> dict[str, Any]:
 
 def _export_fp32(
     artifact: ArtifactRow, target: str, store: Store, cancel: threading.Event | None
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, ArtifactRow]:
     """The cached FP32 ONNX/TFLite export of a torch artifact (generator returning it)."""
     from engines.export.runnable import export_fp32
 
@@ -333,7 +333,7 @@ def _onnx_precision(
     arch: str,
     store: Store,
     cancel: threading.Event | None,
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, tuple[ArtifactRow, dict[str, Any]]]:
     key = precision.key(f"{data_key}|{arch}")
     cached = _cached_child(store, onnx_fp32, precision.step, key)
     if cached:
@@ -383,7 +383,7 @@ def _tflite_precision(
     data_key: str,
     store: Store,
     cancel: threading.Event | None,
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, tuple[ArtifactRow, dict[str, Any]]]:
     from engines.compress.base import parse_settings
 
     cls = step_class(precision.step)

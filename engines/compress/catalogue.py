@@ -35,4 +35,4 @@ def step_class(name: str) -> type[Step]:
     cls = getattr(importlib.import_module(module_name), class_name)
     if cls.name != name:
         raise RuntimeError(f"catalogue entry {name!r} points at step {cls.name!r}")
-    return cls  # type: ignore[no-any-return]
+    return cls

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ def export_fp32(
     *,
     opset: int = 18,
     dynamic_batch: bool = False,
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, ArtifactRow]:
     """Yield export progress; return the cached or new FP32 export of a torch artifact."""
     if artifact.format not in TORCH_SOURCES:
         raise BadInput(f"{artifact.name} is a {artifact.format} model; export starts from torch")
@@ -104,6 +104,6 @@ def runnable_artifact(
         try:
             event = next(events)
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            return done.value
         if progress:
             progress(str(event.get("message", "")), event.get("fraction"))
