@@ -2,6 +2,11 @@
 
 A zoo artifact is a small JSON descriptor (name, weights, seed, input shape), so the same
 module can be rebuilt bit-for-bit in the agent and in an export worker.
+
+Random weights alone make activations vanish through deep BatchNorm networks (default
+running statistics), which leaves logits near 1e-9: useless for quantization and fidelity.
+So random-weight modules get their BatchNorm statistics estimated on a few seeded noise
+batches: activations keep a realistic scale, and the module is still seeded and exact.
 """
 
 from __future__ import annotations
@@ -14,6 +19,10 @@ DEFAULT_INPUT = [1, 3, 224, 224]
 INPUT_SIZES = {"inception_v3": [1, 3, 299, 299]}
 RANDOM = "random"
 PRETRAINED = "pretrained"
+#: Version of the random-weight recipe, part of the descriptor (and so of its sha256).
+RANDOM_RECIPE = 2
+BN_BATCHES = 2
+BN_BATCH_SIZE = 4
 
 
 def descriptor(name: str, weights: str = RANDOM, seed: int = 0) -> dict[str, Any]:
@@ -23,8 +32,10 @@ def descriptor(name: str, weights: str = RANDOM, seed: int = 0) -> dict[str, Any
         "seed": seed,
         "input_shape": INPUT_SIZES.get(name, DEFAULT_INPUT),
         "input_name": "input",
+        **({"random_recipe": RANDOM_RECIPE} if weights == RANDOM else {}),
         "note": (
-            "random weights (seeded): realistic latency, meaningless predictions"
+            "random weights (seeded, BatchNorm statistics estimated on seeded noise): "
+            "realistic latency and activation scales, meaningless predictions"
             if weights == RANDOM
             else "pretrained torchvision weights"
         ),
@@ -70,4 +81,25 @@ def build_module(desc: dict[str, Any]) -> Any:
     else:
         torch.manual_seed(int(desc.get("seed", 0)))
         model = torchvision.models.get_model(name, weights=None)
+        if int(desc.get("random_recipe", 1)) >= 2:
+            _estimate_batchnorm(model, desc)
     return model.eval()
+
+
+def _estimate_batchnorm(model: Any, desc: dict[str, Any]) -> None:
+    """Running mean/var from seeded N(0,1) batches (cumulative average, no weight change)."""
+    import torch
+
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+    generator = torch.Generator().manual_seed(int(desc.get("seed", 0)) + 1)
+    shape = [BN_BATCH_SIZE, *desc["input_shape"][1:]]
+    model.train()
+    with torch.no_grad():
+        for _ in range(BN_BATCHES):
+            model(torch.randn(shape, generator=generator))
+    model.eval()
