@@ -233,14 +233,21 @@ def evaluation_rows(evaluation: dict[str, Any]) -> list[list[str]]:
         rows += [
             [
                 "cosine (mean / min)",
-                f"{fidelity['cosine_mean']:.5f} / {fidelity['cosine_min']:.5f}",
+                f"{_num(fidelity.get('cosine_mean'), '.5f')} / "
+                f"{_num(fidelity.get('cosine_min'), '.5f')}",
             ],
-            ["SQNR", f"{fidelity['sqnr_db']:.1f} dB"],
-            ["max abs error", f"{fidelity['max_abs_error']:.4g}"],
+            ["SQNR", f"{_num(fidelity.get('sqnr_db'), '.1f')} dB"],
+            ["max abs error", _num(fidelity.get("max_abs_error"), ".4g")],
         ]
         if fidelity.get("top1_agreement") is not None:
             rows.append(["top-1 agreement with FP32", f"{fidelity['top1_agreement']:.2%}"])
+        if fidelity.get("nonfinite_samples"):
+            rows.append(["samples with NaN/inf outputs", str(fidelity["nonfinite_samples"])])
     return rows
+
+
+def _num(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def cmd_variants(args: argparse.Namespace, open_store: StoreFn) -> int:

@@ -47,12 +47,40 @@ def model_kind(fmt: str) -> str | None:
 
 
 def default_data(source: ArtifactRow, purpose: str) -> str | None:
-    """The data a model comes with: digits for the demo, seeded noise for zoo models."""
+    """The data a model comes with: digits for the demo, seeded noise for zoo models.
+
+    Other models get seeded noise for evaluation (fidelity only, no labels) and no
+    default calibration data: static INT8 must be calibrated on the user's own data.
+    """
     if source.source == "demo":
         return "digits-train" if purpose == "calibration" else "digits"
     if source.format == formats.ZOO:
         return "synthetic:64" if purpose == "calibration" else "synthetic:32"
-    return None
+    return None if purpose == "calibration" else "synthetic:32"
+
+
+def data_identity(data: str, limit: int | None = None) -> str:
+    """What a data source *is*, for cache keys: a file's hash, a folder's listing.
+
+    Named sources (digits, synthetic:N) are their own identity; a path is resolved and
+    fingerprinted, so a changed file or folder never reuses an old variant or result.
+    """
+    import hashlib
+
+    path = Path(data).expanduser()
+    if data.split(":")[0] in ("digits", "digits-train", "synthetic") and not path.exists():
+        return f"{data}|{limit}"
+    if path.is_file():
+        from engines.models.artifacts import sha256_file
+
+        return f"file:{path.resolve()}:{sha256_file(path)}|{limit}"
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for item in sorted(p for p in path.rglob("*") if p.is_file()):
+            stat = item.stat()
+            digest.update(f"{item.relative_to(path)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+        return f"dir:{path.resolve()}:{digest.hexdigest()}|{limit}"
+    return f"{data}|{limit}"  # missing: the loader says so by name
 
 
 def root_of(artifact: ArtifactRow, store: Store) -> ArtifactRow:
@@ -143,15 +171,19 @@ def prepare_data(
         raise BadInput(
             f"{source.name} has {len(inputs)} inputs; data sources feed single-input models",
         )
-    key_text = json.dumps([source.sha256, data, limit, with_reference, 2])
+    verify(source)
+    key_text = json.dumps([source.sha256, data_identity(data, limit), with_reference, 3])
     key = hashlib.sha256(key_text.encode()).hexdigest()[:20]
     folder = paths.cache_dir() / "data"
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / f"{key}.npz"
     meta = out.with_suffix(".json")
     if out.is_file() and meta.is_file():
-        yield {"type": "data", **json.loads(meta.read_text())}
-        return
+        try:
+            yield {"type": "data", **json.loads(meta.read_text())}
+            return
+        except json.JSONDecodeError:
+            pass  # a damaged cache entry is made again
     payload = {
         "source": data,
         "input": inputs[0],
@@ -167,7 +199,9 @@ def prepare_data(
     for event in iter_task("prepare_data", payload, cancel=cancel):
         if event["type"] == "done":
             result = event["result"]
-            meta.write_text(json.dumps(result))
+            tmp = meta.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(result))
+            tmp.replace(meta)
             yield {"type": "data", **result}
         else:
             yield event
@@ -199,17 +233,21 @@ def build_variant(
                 data = event
             else:
                 yield event
-    data_key = calibration if needs_data and calibration else ""
+    data_key = (
+        data_identity(calibration, request.calibration_limit) if needs_data and calibration else ""
+    )
+    verify(source)
     reports: list[dict[str, Any]] = []
     current = source
     torch_steps = list(recipe.torch_steps)
-    while torch_steps:
-        cached = _cached_child(store, current, torch_steps[0].step, torch_steps[0].key(data_key))
-        if cached is None:
-            break
-        current = cached
-        reports.append({"step": cached.step, "cached": True, **(cached.step_settings or {})})
-        torch_steps.pop(0)
+    cached_chain = _cached_torch_chain(store, source, torch_steps, data_key)
+    if len(cached_chain) == len(torch_steps) or not _needs_live_module(
+        torch_steps[len(cached_chain) :]
+    ):
+        for cached in cached_chain:
+            current = cached
+            reports.append({"step": cached.step, "cached": True, **(cached.step_settings or {})})
+        torch_steps = torch_steps[len(cached_chain) :]
     if torch_steps:
         for event in _run_torch_steps(source, current, torch_steps, data, data_key, store, cancel):
             if event["type"] == "artifact":
@@ -248,6 +286,26 @@ def build_variant(
     }
 
 
+def _cached_torch_chain(
+    store: Store, source: ArtifactRow, steps: list[RecipeStep], data_key: str
+) -> list[ArtifactRow]:
+    """The stored artifacts for the longest prefix of `steps` already built from `source`."""
+    chain: list[ArtifactRow] = []
+    current = source
+    for recipe_step in steps:
+        cached = _cached_child(store, current, recipe_step.step, recipe_step.key(data_key))
+        if cached is None:
+            break
+        chain.append(cached)
+        current = cached
+    return chain
+
+
+def _needs_live_module(steps: list[RecipeStep]) -> bool:
+    """Structural steps and distillation need the nn.Module, not a stored graph of it."""
+    return any(step_class(s.step).structural or s.step == "distill" for s in steps)
+
+
 def _workdir() -> Path:
     folder = paths.cache_dir() / "work"
     folder.mkdir(parents=True, exist_ok=True)
@@ -263,6 +321,7 @@ def _run_torch_steps(
     store: Store,
     cancel: threading.Event | None,
 ) -> Iterator[dict[str, Any]]:
+    verify(start)
     workdir = _workdir()
     try:
         payload = {
@@ -338,6 +397,7 @@ def _onnx_precision(
     cached = _cached_child(store, onnx_fp32, precision.step, key)
     if cached:
         return cached, {"step": precision.step, "cached": True, **(cached.step_settings or {})}
+    verify(onnx_fp32)
     workdir = _workdir()
     try:
         payload = {
@@ -393,6 +453,7 @@ def _tflite_precision(
     cached = _cached_child(store, torch_artifact, step_name, key)
     if cached:
         return cached, {"step": step_name, "cached": True, **(cached.step_settings or {})}
+    verify(torch_artifact)
     workdir = _workdir()
     try:
         out = workdir / f"{torch_artifact.sha256[:16]}-{precision.step}.tflite"

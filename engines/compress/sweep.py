@@ -95,6 +95,7 @@ def sweep(
                     if event["type"] == "spec":
                         row["model_file_bytes"] = event["model_file_bytes"]
                         row["artifact_id"] = event["artifact_id"]
+                        row["format"] = store.artifact(event["artifact_id"]).format
                     elif event["type"] == "result":
                         row["result"] = event
                     elif event["type"] == "error":
@@ -122,7 +123,8 @@ def _figures(row: dict[str, Any], baseline: dict[str, Any] | None) -> None:
     statistics = result.get("statistics") or {}
     row["p50_ms"] = statistics.get("p50_ms")
     row["p99_ms"] = statistics.get("p99_ms")
-    row["size_bytes"] = row.get("model_file_bytes")
+    # A zoo model's file is a JSON descriptor: its size says nothing about the model.
+    row["size_bytes"] = None if row.get("format") == "zoo" else row.get("model_file_bytes")
     row["accuracy_kind"], row["accuracy"] = accuracy_of(result.get("evaluation"))
     fidelity = (result.get("evaluation") or {}).get("fidelity") or {}
     row["cosine_mean"] = fidelity.get("cosine_mean")

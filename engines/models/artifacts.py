@@ -163,6 +163,9 @@ def _stored_copy_of(src: Path, file_sha: str, store: Store) -> ArtifactRow | Non
     """
     folder = src.resolve().parent
     for candidate in store.artifacts_by_file_sha(file_sha):
+        external = (candidate.inspection or {}).get("external_data_bytes") or 0
+        if external and not candidate.data_files:
+            continue  # recorded before data files were listed: cannot be compared
         if not _intact(candidate):
             continue
         beside = [folder / f["path"] for f in candidate.data_files]

@@ -54,7 +54,8 @@ def test_export_writes_the_file_and_variants_shows_the_tree(tiny_models, capsys,
             "--to",
             "onnx",
             "--trust-code",
-            "--dynamic-batch",
+            "--opset",
+            "17",
             "--out",
             str(out),
             "--json",
@@ -68,7 +69,11 @@ def test_export_writes_the_file_and_variants_shows_the_tree(tiny_models, capsys,
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert main(["variants", str(tiny_models.pt2), "--trust-code"]) == EXIT_OK
     tree = capsys.readouterr().out
-    assert "export-onnx-fp32-opset18-dynbatch" in tree
+    assert "export-onnx-fp32-opset17" in tree
+    # a static .pt2 cannot grow a dynamic batch: said plainly, exit 2
+    code = main(["export", str(tiny_models.pt2), "--to", "onnx", "--trust-code", "--dynamic-batch"])
+    assert code == EXIT_BAD_INPUT
+    assert "dynamic batch" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -44,7 +44,7 @@ def test_int8_static_onnx_variant_has_lineage_and_is_reused(store, monkeypatch):
     assert report["optimized"]["quantized_total"] > 0
     assert report["parity"]["passed"] is True
     assert fp32.size_bytes / variant.size_bytes > 2.5
-    assert variant.step_settings["data"] == "digits-train"
+    assert variant.step_settings["data"].startswith("digits-train|")
 
     # the same recipe again: every step comes from the store, no worker starts
     def no_worker(*args, **kwargs):
@@ -132,3 +132,23 @@ def test_onnx_user_model_gets_int8_static_with_synthetic_calibration(tiny_models
     assert variant.format == "onnx" and variant.parent_id is not None
     assert Path(variant.path).is_file()
     assert variant.step_settings["report"]["calibration_samples"] == 16
+
+
+def test_data_identity_follows_file_and_folder_contents(tmp_path):
+    from engines.compress.build import data_identity
+
+    npz = tmp_path / "calib.npz"
+    np.savez(npz, x=np.zeros((2, 3), np.float32))
+    first = data_identity(str(npz), 10)
+    assert first == data_identity(str(npz), 10)
+    assert first != data_identity(str(npz), 20)
+    np.savez(npz, x=np.ones((2, 3), np.float32))
+    assert data_identity(str(npz), 10) != first
+
+    folder = tmp_path / "images"
+    (folder / "cat").mkdir(parents=True)
+    (folder / "cat" / "a.png").write_bytes(b"a")
+    before = data_identity(str(folder))
+    (folder / "cat" / "b.png").write_bytes(b"bb")
+    assert data_identity(str(folder)) != before
+    assert data_identity("digits") == "digits|None"

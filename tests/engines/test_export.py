@@ -220,7 +220,7 @@ def test_parity_quantized_tolerance_judges_cosine_not_abs() -> None:
     report = check_parity([ref], [cand], ["y"], TOLERANCES["int8"])
     assert report["passed"] and report["outputs"][0]["max_abs_error"] > 1.0
     noisy = ref + 5 * _logits(2, (1, 1000))  # cosine ~0.89
-    with pytest.raises(ToleranceExceeded, match=r"'y': cosine 0\.8\d+ < 0\.98"):
+    with pytest.raises(ToleranceExceeded, match=r"'y': cosine 0\.8\d+ < 0\.95"):
         check_parity([ref], [noisy], ["y"], TOLERANCES["int8"])
     assert tolerance_for("dynamic-int8").min_cosine == 0.99
     with pytest.raises(BadInput):

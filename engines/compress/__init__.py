@@ -1,0 +1,1 @@
+"""Compression: steps with typed settings, recipes, variant building with lineage, sweeps."""
