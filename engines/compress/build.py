@@ -286,6 +286,19 @@ def build_variant(
     }
 
 
+def _worker(
+    task: str, payload: dict[str, Any], cancel: threading.Event | None
+) -> Generator[dict[str, Any], None, dict[str, Any]]:
+    """Forward a worker task's progress events; return its result."""
+    result: dict[str, Any] = {}
+    for event in iter_task(task, payload, timeout_s=3600, cancel=cancel):
+        if event["type"] == "done":
+            result = event["result"]
+        else:
+            yield event
+    return result
+
+
 def _cached_torch_chain(
     store: Store, source: ArtifactRow, steps: list[RecipeStep], data_key: str
 ) -> list[ArtifactRow]:
@@ -331,12 +344,7 @@ def _run_torch_steps(
             "data_path": (data or {}).get("path"),
             "workdir": str(workdir),
         }
-        result: dict[str, Any] = {}
-        for event in iter_task("compress_torch", payload, timeout_s=3600, cancel=cancel):
-            if event["type"] == "done":
-                result = event["result"]
-            else:
-                yield event
+        result = yield from _worker("compress_torch", payload, cancel)
         parent = start
         for recipe_step, made in zip(steps, result["outputs"], strict=True):
             settings = {
@@ -409,12 +417,7 @@ def _onnx_precision(
             "workdir": str(workdir),
             "target_arch": arch,
         }
-        result: dict[str, Any] = {}
-        for event in iter_task("compress_onnx", payload, timeout_s=3600, cancel=cancel):
-            if event["type"] == "done":
-                result = event["result"]
-            else:
-                yield event
+        result = yield from _worker("compress_onnx", payload, cancel)
         settings = {
             "settings": result["settings"],
             "key": key,
@@ -466,12 +469,7 @@ def _tflite_precision(
             "calibration_npz": (data or {}).get("path"),
             **options,
         }
-        result: dict[str, Any] = {}
-        for event in iter_task("export", payload, timeout_s=3600, cancel=cancel):
-            if event["type"] == "done":
-                result = event["result"]
-            else:
-                yield event
+        result = yield from _worker("export", payload, cancel)
         report = {k: v for k, v in result.items() if k not in ("path", "inputs")}
         step_settings = {
             "settings": precision.settings,

@@ -51,7 +51,11 @@ class QuantizeDynamic(PrecisionStep):
 
     @dataclass(frozen=True)
     class Settings:
-        per_channel: bool = setting(False, "one scale per output channel instead of per tensor")
+        per_channel: bool = setting(
+            True,
+            "one scale per output channel instead of per tensor (all-MiniLM-L6-v2: "
+            "embedding cosine 0.993 per channel, 0.968 per tensor)",
+        )
         weight_type: str = setting(
             "int8", "integer type of the weights (ONNX)", choices=("int8", "uint8")
         )
