@@ -1,11 +1,43 @@
-"""`edgebench-gui`: the desktop app's entry point."""
+"""`edgebench-gui`: the desktop app. Opens on the demo model (trained on first use)."""
 
 from __future__ import annotations
 
+import argparse
+import os
+import sys
 
-def main() -> int:
-    print("The EdgeBench desktop app is coming soon; use the `edgebench` CLI meanwhile.")
-    return 0
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edgebench-gui", description=__doc__)
+    parser.add_argument(
+        "model",
+        nargs="?",
+        default="demo:digits-cnn",
+        help="model to open (default: demo:digits-cnn)",
+    )
+    parser.add_argument("--db", help="results database (default: $EDGEBENCH_DB or user data dir)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from PySide6.QtWidgets import QApplication
+
+    from app.window import MainWindow
+    from app.workspace import Workspace
+    from engines import paths
+
+    if args.db:
+        os.environ["EDGEBENCH_DB"] = args.db
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("EdgeBench")
+    app.setOrganizationName("EdgeBench")
+    app.setStyle("Fusion")  # follows the system's light or dark scheme (Qt 6.5+)
+    window = MainWindow(Workspace(paths.db_path()))
+    window.show()
+    if args.model:
+        window.load_model(args.model)
+    return int(app.exec())
 
 
 if __name__ == "__main__":

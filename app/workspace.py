@@ -1,0 +1,66 @@
+"""What every page shares: where the store is, the model in focus, and the running jobs.
+
+Pages read the store on the GUI thread (short reads); jobs write from their own thread
+through their own connection. Signals tell pages when to refresh.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from app.worker import EventFactory, EventWorker
+
+
+class Workspace(QObject):
+    artifacts_changed = Signal()
+    runs_changed = Signal()
+    current_artifact_changed = Signal(int)
+    jobs_changed = Signal()
+    #: Ask the Profile page to profile these artifact ids (from the wizard or Models).
+    profile_requested = Signal(list)
+    #: Ask the Compare page to show these run ids.
+    compare_requested = Signal(list)
+
+    def __init__(self, db_path: str | Path) -> None:
+        super().__init__()
+        self.db_path = Path(db_path)
+        self.current_artifact_id: int | None = None
+        self.jobs: list[EventWorker] = []
+
+    def store(self) -> Any:
+        """A new connection to the results store (use it in a `with` block)."""
+        from engines.store.db import Store
+
+        return Store(self.db_path)
+
+    def set_current_artifact(self, artifact_id: int) -> None:
+        self.current_artifact_id = artifact_id
+        self.current_artifact_changed.emit(artifact_id)
+
+    def start_job(self, factory: EventFactory, label: str) -> EventWorker:
+        worker = EventWorker(factory, label)
+        self.jobs.append(worker)
+        worker.finished.connect(lambda: self._ended(worker))
+        worker.failed.connect(lambda _error: self._ended(worker))
+        worker.start()
+        self.jobs_changed.emit()
+        return worker
+
+    def running_jobs(self) -> list[EventWorker]:
+        return [job for job in self.jobs if job.is_running()]
+
+    def cancel_all(self, wait_ms: int = 30_000) -> None:
+        """Cancel every job and wait for its thread (closing the window)."""
+        for job in list(self.jobs):
+            job.cancel()
+        for job in list(self.jobs):
+            job.wait(wait_ms)
+
+    def _ended(self, worker: EventWorker) -> None:
+        worker.wait(5_000)
+        if worker in self.jobs:
+            self.jobs.remove(worker)
+        self.jobs_changed.emit()
