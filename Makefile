@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench screenshots clean
 
 setup: $(STAMP)
 
@@ -16,8 +16,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: setup
-	$(VENV)/bin/edgebench-gui
-	$(VENV)/bin/edgebench demo
+	$(VENV)/bin/edgebench-gui demo:digits-cnn
 
 test: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests $(PYTEST_ARGS)
@@ -28,9 +27,15 @@ lint: setup
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
+# PNGs of every page with real data, into screenshots/ (git ignores it).
+screenshots: setup
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests/app -q -k "page or wizard or window"
+	@ls screenshots
+
 bench: setup
 	$(PY) tests/benchmarks/bench_harness.py
 	$(PY) tests/benchmarks/bench_compression.py
+	QT_QPA_PLATFORM=offscreen $(PY) tests/benchmarks/bench_gui.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

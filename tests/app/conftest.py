@@ -14,6 +14,8 @@ def workspace(tmp_path: Path):
     space = Workspace(tmp_path / "gui-store.sqlite")
     yield space
     space.cancel_all()
+    # A job thread still running after its test is a leak, like a stray child process.
+    assert not space.running_jobs(), [job.label for job in space.running_jobs()]
 
 
 @pytest.fixture
