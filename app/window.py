@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from app.workspace import Workspace
 
 PAGES = ("Models", "Compress", "Profile", "Compare", "History")
+STYLE_SHEET = Path(__file__).resolve().parents[1] / "resources" / "style.qss"
 MODEL_FILTER = "Models (*.onnx *.tflite *.pt2 *.pt *.pth);;All files (*)"
 MAX_RECENT = 8
 
@@ -54,6 +55,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings("EdgeBench", "EdgeBench")
         self.setWindowTitle("EdgeBench")
         self.setAcceptDrops(True)
+        self.setStyleSheet(STYLE_SHEET.read_text(encoding="utf-8"))
         self.pages: dict[str, QWidget] = {}
         self._build_pages()
         self._build_menus()
@@ -81,7 +83,7 @@ class MainWindow(QMainWindow):
         layout.setSpacing(0)
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
-        self.sidebar.setFixedWidth(150)
+        self.sidebar.setFixedWidth(160)
         self.stack = QStackedWidget()
         for name, cls in zip(
             PAGES, (ModelsPage, CompressPage, ProfilePage, ComparePage, HistoryPage), strict=True
