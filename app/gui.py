@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 
@@ -37,7 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     if args.model:
         window.load_model(args.model)
-    return int(app.exec())
+    code = int(app.exec())
+    # Tear the widgets down while Qt is alive, not in the interpreter's final collection.
+    window.deleteLater()
+    app.processEvents()
+    del window
+    gc.collect()
+    return code
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.setStyleSheet(STYLE_SHEET.read_text(encoding="utf-8"))
         self.pages: dict[str, QWidget] = {}
+        self._imports: dict[Any, str] = {}
         self._build_pages()
         self._build_menus()
         self._build_status_bar()
@@ -181,11 +182,16 @@ class MainWindow(QMainWindow):
         job = self.workspace.start_job(
             lambda _cancel: import_events(ref, db_path, trust_code), f"import {Path(ref).name}"
         )
-        job.event.connect(lambda event: self._on_import_event(ref, event))
-        job.failed.connect(lambda error: self._on_import_failed(ref, error))
+        self._imports[job] = ref
+        # Bound slots (queued to the GUI thread), never lambdas: see Workspace.start_job.
+        job.event.connect(self._on_import_event)
+        job.failed.connect(self._on_import_failed_signal)
+        job.finished.connect(self._on_import_done)
         return job
 
-    def _on_import_event(self, ref: str, event: dict[str, Any]) -> None:
+    @Slot(object)
+    def _on_import_event(self, event: dict[str, Any]) -> None:
+        ref = self._imports.get(self.sender(), "")
         if event["type"] == "progress":
             self.statusBar().showMessage(str(event["message"]), 5000)
         elif event["type"] == "artifact":
@@ -193,6 +199,15 @@ class MainWindow(QMainWindow):
             self.workspace.artifacts_changed.emit()
             self.workspace.set_current_artifact(int(event["artifact_id"]))
             self.statusBar().showMessage(f"loaded {event['name']}", 5000)
+
+    @Slot(object)
+    def _on_import_failed_signal(self, error: dict[str, Any]) -> None:
+        ref = self._imports.pop(self.sender(), "")
+        self._on_import_failed(ref, error)
+
+    @Slot()
+    def _on_import_done(self) -> None:
+        self._imports.pop(self.sender(), None)
 
     def _on_import_failed(self, ref: str, error: dict[str, Any]) -> None:
         if error.get("error_type") == "TrustRequired":

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, Slot
 
 from app.worker import EventFactory, EventWorker
 
@@ -43,8 +43,10 @@ class Workspace(QObject):
     def start_job(self, factory: EventFactory, label: str) -> EventWorker:
         worker = EventWorker(factory, label)
         self.jobs.append(worker)
-        worker.finished.connect(lambda: self._ended(worker))
-        worker.failed.connect(lambda _error: self._ended(worker))
+        # Bound slots of this GUI-thread object, not lambdas: a lambda would run in the
+        # worker's thread (PySide6 has no thread affinity for plain callables).
+        worker.finished.connect(self._job_finished)
+        worker.failed.connect(self._job_failed)
         worker.start()
         self.jobs_changed.emit()
         return worker
@@ -59,7 +61,15 @@ class Workspace(QObject):
         for job in list(self.jobs):
             job.wait(wait_ms)
 
-    def _ended(self, worker: EventWorker) -> None:
+    @Slot()
+    def _job_finished(self) -> None:
+        self._ended(self.sender())
+
+    @Slot(object)
+    def _job_failed(self, _error: object) -> None:
+        self._ended(self.sender())
+
+    def _ended(self, worker: Any) -> None:
         worker.wait(5_000)
         if worker in self.jobs:
             self.jobs.remove(worker)

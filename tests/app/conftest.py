@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def collect_qt_garbage():
+    """Collect each GUI test's cycles while the QApplication is alive.
+
+    Left to the interpreter's final collection, PySide6 objects from many tests are torn
+    down after Qt and the process can abort at exit (a refcount error inside PySide6).
+    """
+    yield
+    gc.collect()
 
 
 @pytest.fixture
