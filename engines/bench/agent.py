@@ -195,7 +195,12 @@ def _evaluate(session: Any, evaluate: dict[str, Any], emit: Emitter) -> dict[str
 
 def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
     from engines.bench import environment
-    from engines.bench.memory import MemorySampler, current_rss_bytes, maxrss_bytes
+    from engines.bench.memory import (
+        MemorySampler,
+        current_rss_bytes,
+        maxrss_bytes,
+        own_peak_bytes,
+    )
     from engines.bench.spec import BenchSpec
     from engines.bench.stats import summarize
     from engines.runtimes.base import RuntimeOptions
@@ -210,6 +215,7 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
         emit({"type": "phase", "phase": name})
         _inject_fault(spec.fault, name)
 
+    maxrss_at_start = maxrss_bytes()  # may be inherited from the parent (execve keeps it)
     try:
         spec = BenchSpec.from_dict(spec_data)
         enter("verify")
@@ -312,7 +318,7 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
             stream.flush()
         # Memory is read before evaluation: evaluating a data set is not what is measured.
         peak_sampled = sampler.stop()
-        peak = max(peak_sampled, maxrss_bytes())
+        peak = own_peak_bytes(peak_sampled, maxrss_at_start)
         evaluation = None
         if spec.evaluate:
             enter("evaluate")
@@ -327,7 +333,8 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
             "peak_rss_delta_bytes": peak - rss_before,
             "model_file_bytes": os.path.getsize(spec.model.path),
             "accelerator_peak_bytes": session.peak_accelerator_bytes(),
-            "method": "peak = max(ru_maxrss, RSS sampled every "
+            "method": "peak = max(ru_maxrss once above its inherited start value, "
+            "RSS sampled every "
             f"{spec.memory_interval_ms:g} ms through load and first inference, every "
             f"{MEASURE_MEMORY_INTERVAL_S * 1000:g} ms while timing); "
             "delta = peak - rss_before_load",
