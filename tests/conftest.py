@@ -150,23 +150,3 @@ def store(tmp_path: Path):
 
     with Store(tmp_path / "store.sqlite") as s:
         yield s
-
-
-_EXIT_STATUS: list[int] = []
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    _EXIT_STATUS.append(int(exitstatus))
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """After the GUI tests, leave without the interpreter's final garbage collection.
-
-    PySide6 can abort while the interpreter tears down the Qt objects of many tests
-    ("bool_dealloc ... refcount error in a C extension"), after every test has passed and
-    the summary is printed. The suite's result is already known here, so exit with it.
-    """
-    if "PySide6.QtWidgets" in sys.modules and _EXIT_STATUS:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(_EXIT_STATUS[-1])

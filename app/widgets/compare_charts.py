@@ -84,7 +84,7 @@ class CompareCharts(QWidget):
             row,
             "Latency distribution",
             "Density of the timed runs up to p99, each scaled to its own peak; "
-            "bar: p50; thin line: p99 to the slowest run.",
+            "bar: p50; thin line: the tail beyond p99 (clipped).",
         )
         self.trade_off_plot = self._plot(
             row,
@@ -233,11 +233,13 @@ class CompareCharts(QWidget):
                 [median, median],
                 pen=pg.mkPen(text, width=2),
             )
-            highest = max(highest, slowest)
+            # Scale to the p99s: a single slow outlier would squash every violin flat (its
+            # tail line is clipped at the top; the p99 bar chart and the table show it).
+            highest = max(highest, top)
         plot.getAxis("bottom").setTicks(ticks)
         plot.setXRange(-0.6, max(len(runs), 1) - 0.4, padding=0)
         if highest > 0:
-            plot.setYRange(0, highest * 1.05, padding=0)
+            plot.setYRange(0, highest * 1.25, padding=0)
 
     def _draw_trade_off(self, runs: Sequence[RunRow], colours: Mapping[int, QColor]) -> None:
         plot = self.trade_off_plot

@@ -7,7 +7,6 @@ Preview alone, fed by synthetic samples: `python -m app.widgets.live_plots`.
 
 from __future__ import annotations
 
-import ctypes
 import math
 import sys
 import time
@@ -17,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -52,54 +51,6 @@ MEMORY_TIP = (
     "inference and every 100 ms while timing. peak_rss_delta = peak_rss - rss_before_load; "
     "the peak also includes ru_maxrss, which catches peaks between samples."
 )
-
-
-def _qt_drops_singletons() -> bool:
-    """Whether Qt calls leave None's or True's reference count lower than they found it.
-
-    PySide6 6.12.0 on Python 3.11 returns None from void methods (`setPos`, `setMatrix`,
-    ...) and True from `Signal.emit` without a reference of their own. Python 3.12 made
-    these objects immortal, so it does not notice; 3.11 counts down on every call, and
-    pyqtgraph makes hundreds per redraw, so a live plot aborted Python within seconds
-    ("Fatal Python error: none_dealloc"). Measured here, not assumed by version.
-    """
-
-    class Probe(QObject):
-        fired = Signal()
-
-    probe = Probe()
-    none_before, true_before = sys.getrefcount(None), sys.getrefcount(True)
-    for _ in range(16):
-        probe.setObjectName("probe")
-        probe.fired.emit()
-    return sys.getrefcount(None) <= none_before - 16 or sys.getrefcount(True) <= true_before - 16
-
-
-#: What Python 3.12 does for its immortal objects: a count no program can spend.
-IMMORTAL_REFS = 1 << 48
-
-
-def make_singletons_immortal() -> bool:
-    """Give None, True and False a reference count that leaky Qt calls can never spend.
-
-    Returns whether it was needed. Process-wide and idempotent; only on a release build
-    of CPython < 3.12, whose objects start with their reference count.
-    """
-    if sys.version_info >= (3, 12) or hasattr(sys, "gettotalrefcount"):
-        return False
-    if all(sys.getrefcount(o) > IMMORTAL_REFS // 2 for o in (None, True, False)):
-        return True
-    if not _qt_drops_singletons():
-        return False
-    for singleton in (None, True, False):
-        count = ctypes.c_ssize_t.from_address(id(singleton))
-        # getrefcount counts its own argument; anything else means another layout.
-        if count.value == sys.getrefcount(singleton) - 1 and count.value < IMMORTAL_REFS:
-            count.value += IMMORTAL_REFS
-    return True
-
-
-SINGLETONS_MADE_IMMORTAL = make_singletons_immortal()
 
 
 class GrowingBuffer:
