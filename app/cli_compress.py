@@ -44,16 +44,9 @@ def _drive(events: Iterator[dict[str, Any]], final: str) -> dict[str, Any]:
 
 
 def _write_out(artifact: Any, out: str) -> Path:
-    """Copy a stored variant to the user's path atomically (temp in the same folder)."""
-    from engines.models.artifacts import atomic_copy
+    from engines.models.artifacts import copy_out
 
-    dest = Path(out).expanduser()
-    if dest.is_dir():
-        dest = dest / Path(artifact.path).name
-    atomic_copy(Path(artifact.path), dest)
-    for data in artifact.data_files:
-        atomic_copy(Path(artifact.path).parent / data["path"], dest.parent / data["path"])
-    return dest
+    return copy_out(artifact, out)
 
 
 def _report_lines(reports: list[dict[str, Any]]) -> list[str]:

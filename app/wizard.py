@@ -972,16 +972,11 @@ class CompressionWizard(QWizard):
 
     def export_to(self, destination: str | Path) -> Path:
         """Copy the variant's file (and any external data) to `destination` atomically."""
-        from engines.models.artifacts import atomic_copy
+        from engines.models.artifacts import copy_out
 
         with self.workspace.store() as store:
             variant = store.artifact(int(self.variant_id or 0))
-        dest = Path(destination).expanduser()
-        if dest.is_dir():
-            dest = dest / Path(variant.path).name
-        atomic_copy(Path(variant.path), dest)
-        for data in variant.data_files:
-            atomic_copy(Path(variant.path).parent / data["path"], dest.parent / data["path"])
+        dest = copy_out(variant, destination)
         self.result_page.saved.setText(f"Saved to {dest}")
         return dest
 

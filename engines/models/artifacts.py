@@ -203,3 +203,17 @@ def verify(artifact: ArtifactRow) -> None:
                 "longer matches its hash",
                 f"{data_path}; re-import the original model and its data files",
             )
+
+
+def copy_out(artifact: ArtifactRow, destination: str | Path) -> Path:
+    """Write a stored model (and its external data) to a user's path, atomically.
+
+    A folder as destination keeps the stored file name. Returns the model's new path.
+    """
+    dest = Path(destination).expanduser()
+    if dest.is_dir():
+        dest = dest / Path(artifact.path).name
+    atomic_copy(Path(artifact.path), dest)
+    for data in artifact.data_files:
+        atomic_copy(Path(artifact.path).parent / data["path"], dest.parent / data["path"])
+    return dest
