@@ -1,0 +1,144 @@
+"""The figures of one stored run, read as stored (nothing is recomputed from samples), and
+how a run compares with a baseline. Qt-free: the PDF, its JSON/CSV companions and tests
+all read the same values.
+
+The Compare page has an app-side twin of this table (app/compare_table.py); the headless
+half lives here so a report can be built without the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from engines.report.units import factor
+from engines.store.db import RunRow
+
+#: (key, where it is stored, field) for every number the summary table prints.
+NUMBER_SOURCES: tuple[tuple[str, str, str], ...] = (
+    ("p50_ms", "statistics", "p50_ms"),
+    ("p90_ms", "statistics", "p90_ms"),
+    ("p99_ms", "statistics", "p99_ms"),
+    ("mean_ms", "statistics", "mean_ms"),
+    ("std_ms", "statistics", "std_ms"),
+    ("cv", "statistics", "cv"),
+    ("count", "statistics", "count"),
+    ("throughput_per_s", "statistics", "throughput_per_s"),
+    ("load_ms", "result", "load_ms"),
+    ("first_ms", "result", "first_ms"),
+    ("peak_rss_delta_bytes", "memory", "peak_rss_delta_bytes"),
+    ("model_file_bytes", "memory", "model_file_bytes"),
+)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def evaluation_of(run: RunRow) -> dict[str, Any]:
+    return (run.result or {}).get("evaluation") or {}
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """The run's accuracy figure: labelled top-1, else fidelity cosine to the FP32 model.
+
+    `percent` puts both on one scale (top-1 in %, cosine x 100) so a drop reads in
+    percentage points either way.
+    """
+
+    kind: str  # "top1" | "cosine"
+    value: float
+
+    @property
+    def percent(self) -> float:
+        return self.value * 100
+
+    @property
+    def text(self) -> str:
+        if self.kind == "top1":
+            return f"top-1 {self.value * 100:.2f}%"
+        return f"cos {self.value:.4f}"
+
+
+def accuracy(run: RunRow, kind: str | None = None) -> Accuracy | None:
+    """The run's accuracy of `kind` (or the best it has: top-1 before cosine)."""
+    evaluation = evaluation_of(run)
+    top1 = _number((evaluation.get("classification") or {}).get("top1"))
+    cosine = _number((evaluation.get("fidelity") or {}).get("cosine_mean"))
+    if kind in (None, "top1") and top1 is not None:
+        return Accuracy("top1", top1)
+    if kind in (None, "cosine") and cosine is not None:
+        return Accuracy("cosine", cosine)
+    return None
+
+
+def shared_accuracy_kind(runs: Sequence[RunRow]) -> str:
+    """top-1 when every evaluated run has labels, else cosine (which every variant has)."""
+    kinds = {a.kind for a in (accuracy(r) for r in runs) if a}
+    if kinds == {"top1"}:
+        return "top1"
+    return "cosine" if kinds else ""
+
+
+def numbers(run: RunRow) -> dict[str, float | None]:
+    """Every stored number of the summary table, keyed with its unit."""
+    places = {
+        "statistics": run.statistics or {},
+        "memory": run.memory or {},
+        "result": run.result or {},
+    }
+    return {key: _number(places[where].get(name)) for key, where, name in NUMBER_SOURCES}
+
+
+@dataclass(frozen=True)
+class Change:
+    """A run against the baseline, in words (the baseline itself: all '-')."""
+
+    p50: str
+    p99: str
+    mean: str
+    throughput: str
+    peak_memory: str
+    model_size: str
+    accuracy: str
+
+
+def change_vs(run: RunRow, baseline: RunRow, accuracy_kind: str) -> Change:
+    mine, base = numbers(run), numbers(baseline)
+    acc, base_acc = accuracy(run, accuracy_kind), accuracy(baseline, accuracy_kind)
+    if acc and base_acc:
+        delta = acc.percent - base_acc.percent
+        accuracy_text = f"{delta:+.2f} pt" if acc.kind == "top1" else f"{delta / 100:+.4f}"
+    else:
+        accuracy_text = "-"
+    return Change(
+        p50=factor(mine["p50_ms"], base["p50_ms"], "faster", "slower"),
+        p99=factor(mine["p99_ms"], base["p99_ms"], "faster", "slower"),
+        mean=factor(mine["mean_ms"], base["mean_ms"], "faster", "slower"),
+        throughput=factor(mine["throughput_per_s"], base["throughput_per_s"], "lower", "higher"),
+        peak_memory=factor(
+            mine["peak_rss_delta_bytes"], base["peak_rss_delta_bytes"], "smaller", "larger"
+        ),
+        model_size=factor(mine["model_file_bytes"], base["model_file_bytes"], "smaller", "larger"),
+        accuracy=accuracy_text,
+    )
+
+
+def pareto_frontier(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the non-dominated (latency, accuracy) points, by increasing latency.
+
+    Lower latency and higher accuracy are better; a point is dominated when another is at
+    least as good on both and strictly better on one. Equal points are all kept.
+    """
+    frontier = [
+        i
+        for i, (x, y) in enumerate(points)
+        if not any(
+            (ox <= x and oy >= y) and (ox < x or oy > y)
+            for j, (ox, oy) in enumerate(points)
+            if j != i
+        )
+    ]
+    return sorted(frontier, key=lambda i: (points[i][0], -points[i][1]))
