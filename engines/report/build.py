@@ -5,7 +5,7 @@ optional JSON/CSV companions are written atomically (temp file, fsync, rename)."
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,6 +46,13 @@ def _check(request: ReportRequest) -> None:
             raise BadInput(f"{companion}: the companion file would overwrite the PDF")
 
 
+def _text_writer(content: str) -> Callable[[Path], None]:
+    def write(tmp: Path) -> None:
+        tmp.write_text(content, encoding="utf-8")
+
+    return write
+
+
 def build_report(
     request: ReportRequest, store: Store, cancel: threading.Event | None = None
 ) -> Iterator[dict[str, Any]]:
@@ -84,9 +91,16 @@ def build_report(
 
     def write_pdf(tmp: Path) -> None:
         pages["count"] = render(
-            tmp, request.title, now, __version__, items, baseline, choices, kind,
+            tmp,
+            request.title,
+            now,
+            __version__,
+            items,
+            baseline,
+            choices,
+            kind,
             request.max_accuracy_drop_pt,
-        )  # fmt: skip
+        )
 
     write_atomically(request.out, write_pdf)
     check_cancel()
@@ -99,8 +113,7 @@ def build_report(
         if path is None:
             continue
         yield _progress(0.9, f"writing {path.name}")
-        content = make(payload)
-        write_atomically(path, lambda tmp, c=content: tmp.write_text(c, encoding="utf-8"))
+        write_atomically(path, _text_writer(make(payload)))
         written[key] = str(path)
     yield _progress(1.0, f"wrote {request.out}")
     yield {

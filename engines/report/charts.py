@@ -8,13 +8,14 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from reportlab.graphics.shapes import Circle, Drawing, Group, Line, PolyLine, Polygon, Rect, String
+from reportlab.graphics.shapes import Circle, Drawing, Group, Line, Polygon, PolyLine, Rect, String
 from reportlab.lib import colors
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from engines.report.axes import Scale, padded_range, tick_label, wants_log
 from engines.report.collect import ReportRun
 from engines.report.figures import accuracy, numbers, pareto_frontier
+from engines.report.units import ms
 
 FONT = "Helvetica"
 FONT_BOLD = "Helvetica-Bold"
@@ -22,9 +23,19 @@ TICK_PT = 7.5
 LABEL_PT = 8.5
 #: Tableau 10 plus two: distinct in print and for most colour-blind readers.
 PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
-    "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939",
-)  # fmt: skip
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#393b79",
+    "#637939",
+)
 GRID = colors.HexColor("#dddddd")
 AXIS = colors.HexColor("#444444")
 
@@ -46,8 +57,16 @@ def _y_axis(d: Drawing, scale: Scale, x_pt: float, x_end_pt: float, label: str) 
     for tick in scale.ticks():
         y = scale(tick)
         d.add(Line(x_pt, y, x_end_pt, y, strokeColor=GRID, strokeWidth=0.5))
-        d.add(String(x_pt - 4, y - 2.5, tick_label(tick), fontName=FONT, fontSize=TICK_PT,
-                     textAnchor="end"))  # fmt: skip
+        d.add(
+            String(
+                x_pt - 4,
+                y - 2.5,
+                tick_label(tick),
+                fontName=FONT,
+                fontSize=TICK_PT,
+                textAnchor="end",
+            )
+        )
     d.add(Line(x_pt, scale.start_pt, x_pt, scale.end_pt, strokeColor=AXIS, strokeWidth=0.8))
     title = String(0, 0, label, fontName=FONT, fontSize=LABEL_PT, textAnchor="middle")
     group = Group(title)
@@ -60,19 +79,36 @@ def _x_axis(d: Drawing, scale: Scale, y_pt: float, y_end_pt: float, label: str) 
     for tick in scale.ticks():
         x = scale(tick)
         d.add(Line(x, y_pt, x, y_end_pt, strokeColor=GRID, strokeWidth=0.5))
-        d.add(String(x, y_pt - 10, tick_label(tick), fontName=FONT, fontSize=TICK_PT,
-                     textAnchor="middle"))  # fmt: skip
+        d.add(
+            String(
+                x, y_pt - 10, tick_label(tick), fontName=FONT, fontSize=TICK_PT, textAnchor="middle"
+            )
+        )
     d.add(Line(scale.start_pt, y_pt, scale.end_pt, y_pt, strokeColor=AXIS, strokeWidth=0.8))
-    d.add(String((scale.start_pt + scale.end_pt) / 2, y_pt - 24, label, fontName=FONT,
-                 fontSize=LABEL_PT, textAnchor="middle"))  # fmt: skip
+    d.add(
+        String(
+            (scale.start_pt + scale.end_pt) / 2,
+            y_pt - 24,
+            label,
+            fontName=FONT,
+            fontSize=LABEL_PT,
+            textAnchor="middle",
+        )
+    )
 
 
 def _run_tag(position: int) -> str:
     return f"#{position + 1}"
 
 
-def legend(d: Drawing, items: Sequence[ReportRun], x_pt: float, top_pt: float,
-           width_pt: float, columns: int = 3) -> None:  # fmt: skip
+def legend(
+    d: Drawing,
+    items: Sequence[ReportRun],
+    x_pt: float,
+    top_pt: float,
+    width_pt: float,
+    columns: int = 3,
+) -> None:
     """Swatch, #n and the run's label, in columns under (or beside) the plot."""
     column_pt = width_pt / columns
     for position, item in enumerate(items):
@@ -102,7 +138,7 @@ def _density(values: Any, grid: Any) -> Any:
     return (np.exp(-0.5 * diff**2) * counts[None, :]).sum(axis=1)
 
 
-def distributions(items: Sequence[ReportRun], width_pt: float, height_pt: float = 230) -> Drawing:
+def distributions(items: Sequence[ReportRun], width_pt: float, height_pt: float = 165) -> Drawing:
     """One violin per run (min to p99, a thin line on to max) with the p50 marked."""
     import numpy as np
 
@@ -110,8 +146,10 @@ def distributions(items: Sequence[ReportRun], width_pt: float, height_pt: float 
     d = Drawing(width_pt, height_pt + legend_pt + 8)
     bottom, left, top = legend_pt + 30, 52, legend_pt + 8 + height_pt - 8
     stats = [numbers(i.run) for i in items]
-    lows = [float(min(i.samples_ms)) if i.samples_ms else s["p50_ms"] or 1.0
-            for i, s in zip(items, stats, strict=True)]  # fmt: skip
+    lows = [
+        float(min(i.samples_ms)) if i.samples_ms else s["p50_ms"] or 1.0
+        for i, s in zip(items, stats, strict=True)
+    ]
     highs = [s["p99_ms"] or s["p50_ms"] or 1.0 for s in stats]
     log = wants_log([*lows, *highs])
     lo, hi = padded_range([*lows, *highs], log)
@@ -124,8 +162,16 @@ def distributions(items: Sequence[ReportRun], width_pt: float, height_pt: float 
     for position, (item, st) in enumerate(zip(items, stats, strict=True)):
         centre = left + slot * (position + 0.5)
         colour = run_colour(position)
-        d.add(String(centre, bottom - 12, _run_tag(position), fontName=FONT_BOLD,
-                     fontSize=TICK_PT, textAnchor="middle"))  # fmt: skip
+        d.add(
+            String(
+                centre,
+                bottom - 12,
+                _run_tag(position),
+                fontName=FONT_BOLD,
+                fontSize=TICK_PT,
+                textAnchor="middle",
+            )
+        )
         if len(item.samples_ms) < 2:
             continue
         values = np.asarray(item.samples_ms, dtype=float)
@@ -137,26 +183,56 @@ def distributions(items: Sequence[ReportRun], width_pt: float, height_pt: float 
         ys = [scale(10**g if log else g) for g in grid]
         points = [(centre + w, y) for w, y in zip(widths, ys, strict=True)]
         points += [(centre - w, y) for w, y in reversed(list(zip(widths, ys, strict=True)))]
-        d.add(Polygon([c for p in points for c in p], fillColor=colour, strokeColor=colour,
-                      strokeWidth=0.5, fillOpacity=0.55))  # fmt: skip
+        d.add(
+            Polygon(
+                [c for p in points for c in p],
+                fillColor=colour,
+                strokeColor=colour,
+                strokeWidth=0.5,
+                fillOpacity=0.55,
+            )
+        )
         vmax = float(values.max())
-        d.add(Line(centre, scale(st["p99_ms"] or vmax), centre, scale(min(vmax, hi)),
-                   strokeColor=colour, strokeWidth=0.8))  # fmt: skip
+        d.add(
+            Line(
+                centre,
+                scale(st["p99_ms"] or vmax),
+                centre,
+                scale(min(vmax, hi)),
+                strokeColor=colour,
+                strokeWidth=0.8,
+            )
+        )
         if vmax > hi:  # the slowest run is off the chart: say how slow
-            d.add(String(centre, top + 1, f"max {tick_label(vmax)}", fontName=FONT,
-                         fontSize=6.5, textAnchor="middle"))  # fmt: skip
+            d.add(
+                String(
+                    centre,
+                    top + 1,
+                    f"max {ms(vmax)}",
+                    fontName=FONT,
+                    fontSize=6.5,
+                    textAnchor="middle",
+                )
+            )
         for key, tick_half in (("p50_ms", half * 0.9), ("p99_ms", half * 0.45)):
-            if st[key] is not None:
-                y = scale(st[key])
-                d.add(Line(centre - tick_half, y, centre + tick_half, y,
-                           strokeColor=colors.black, strokeWidth=1.4 if key == "p50_ms" else 0.7))  # fmt: skip
-    d.add(String(width_pt, top + 1, "thick bar: p50 · thin bar: p99 · line: to the slowest run",
-                 fontName=FONT, fontSize=TICK_PT, textAnchor="end"))  # fmt: skip
+            value = st[key]
+            if value is not None:
+                y = scale(value)
+                d.add(
+                    Line(
+                        centre - tick_half,
+                        y,
+                        centre + tick_half,
+                        y,
+                        strokeColor=colors.black,
+                        strokeWidth=1.4 if key == "p50_ms" else 0.7,
+                    )
+                )
     legend(d, items, left, legend_pt - 2, width_pt - left)
     return d
 
 
-def latency_bars(items: Sequence[ReportRun], width_pt: float, height_pt: float = 220) -> Drawing:
+def latency_bars(items: Sequence[ReportRun], width_pt: float, height_pt: float = 150) -> Drawing:
     """p50 and p99 per run, the runs grouped by device (device name under its group)."""
     legend_pt = legend_height(len(items))
     d = Drawing(width_pt, height_pt + legend_pt + 22)
@@ -183,29 +259,66 @@ def latency_bars(items: Sequence[ReportRun], width_pt: float, height_pt: float =
             st, colour = stats[position], run_colour(position)
             centre = x + slot / 2
             for key, offset, alpha in (("p50_ms", -bar, 1.0), ("p99_ms", 0.0, 0.45)):
-                if st[key]:
-                    y = scale(st[key])
-                    d.add(Rect(centre + offset, bottom, bar, max(y - bottom, 0.5), fillColor=colour,
-                               fillOpacity=alpha, strokeColor=colour, strokeWidth=0.6))  # fmt: skip
-            d.add(String(centre, bottom - 10, _run_tag(position), fontName=FONT_BOLD,
-                         fontSize=TICK_PT, textAnchor="middle"))  # fmt: skip
+                value = st[key]
+                if value:
+                    y = scale(value)
+                    d.add(
+                        Rect(
+                            centre + offset,
+                            bottom,
+                            bar,
+                            max(y - bottom, 0.5),
+                            fillColor=colour,
+                            fillOpacity=alpha,
+                            strokeColor=colour,
+                            strokeWidth=0.6,
+                        )
+                    )
+            d.add(
+                String(
+                    centre,
+                    bottom - 10,
+                    _run_tag(position),
+                    fontName=FONT_BOLD,
+                    fontSize=TICK_PT,
+                    textAnchor="middle",
+                )
+            )
             x += slot
         d.add(Line(start + 2, bottom - 15, x - 2, bottom - 15, strokeColor=AXIS, strokeWidth=0.6))
-        d.add(String((start + x) / 2, bottom - 25, fit(f"device: {dev}", x - start), fontName=FONT,
-                     fontSize=LABEL_PT, textAnchor="middle"))  # fmt: skip
+        d.add(
+            String(
+                (start + x) / 2,
+                bottom - 25,
+                fit(f"device: {dev}", x - start),
+                fontName=FONT,
+                fontSize=LABEL_PT,
+                textAnchor="middle",
+            )
+        )
         x += gap
     key_x = width_pt - 150
     d.add(Rect(key_x, top + 2, 8, 7, fillColor=colors.grey, strokeColor=colors.grey))
     d.add(String(key_x + 11, top + 3, "p50 (solid)", fontName=FONT, fontSize=TICK_PT))
-    d.add(Rect(key_x + 70, top + 2, 8, 7, fillColor=colors.grey, fillOpacity=0.45,
-               strokeColor=colors.grey))  # fmt: skip
+    d.add(
+        Rect(
+            key_x + 70,
+            top + 2,
+            8,
+            7,
+            fillColor=colors.grey,
+            fillOpacity=0.45,
+            strokeColor=colors.grey,
+        )
+    )
     d.add(String(key_x + 81, top + 3, "p99 (light)", fontName=FONT, fontSize=TICK_PT))
     legend(d, items, left, legend_pt - 2, width_pt - left)
     return d
 
 
-def pareto(items: Sequence[ReportRun], kind: str, width_pt: float,
-           height_pt: float = 240) -> Drawing | None:  # fmt: skip
+def pareto(
+    items: Sequence[ReportRun], kind: str, width_pt: float, height_pt: float = 200
+) -> Drawing | None:
     """p50 against accuracy for the evaluated runs; the frontier joins the runs no other
     run beats on both. None when no run has the accuracy figure."""
     points = []
@@ -226,8 +339,15 @@ def pareto(items: Sequence[ReportRun], kind: str, width_pt: float,
     x_scale = Scale(x_lo, x_hi, log, left, right)
     y_label = "top-1 accuracy (%)" if kind == "top1" else "fidelity: cosine mean to FP32"
     _y_axis(d, y_scale, left, right, y_label)
-    _x_axis(d, x_scale, bottom, top, "p50 latency (ms)" + (", log scale" if log else "") +
-            " · lower is faster, higher is more accurate")  # fmt: skip
+    _x_axis(
+        d,
+        x_scale,
+        bottom,
+        top,
+        "p50 latency (ms)"
+        + (", log scale" if log else "")
+        + " · lower is faster, higher is more accurate",
+    )
     front = pareto_frontier([(p[1], p[2]) for p in points])
     if len(front) > 1:
         line = [c for i in front for c in (x_scale(points[i][1]), y_scale(points[i][2]))]
@@ -235,11 +355,16 @@ def pareto(items: Sequence[ReportRun], kind: str, width_pt: float,
     on_front = set(front)
     for index, (position, x, y) in enumerate(points):
         px, py = x_scale(x), y_scale(y)
-        d.add(Circle(px, py, 4.2 if index in on_front else 3.2, fillColor=run_colour(position),
-                     strokeColor=colors.black if index in on_front else None,
-                     strokeWidth=0.7))  # fmt: skip
+        d.add(
+            Circle(
+                px,
+                py,
+                4.2 if index in on_front else 3.2,
+                fillColor=run_colour(position),
+                strokeColor=colors.black if index in on_front else None,
+                strokeWidth=0.7,
+            )
+        )
         d.add(String(px + 6, py + 3, _run_tag(position), fontName=FONT_BOLD, fontSize=TICK_PT))
-    d.add(String(right, top + 1, "outlined, joined by the dashed line: the Pareto frontier",
-                 fontName=FONT, fontSize=TICK_PT, textAnchor="end"))  # fmt: skip
     legend(d, items, left, legend_pt - 2, right - left)
     return d

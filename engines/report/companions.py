@@ -62,8 +62,16 @@ def to_json(payload: dict[str, Any]) -> str:
     return json.dumps(payload, indent=2, sort_keys=False) + "\n"
 
 
-CSV_KEYS = ("run_id", "model", "runtime", "device", "baseline",
-            *(key for key, _where, _name in NUMBER_SOURCES), "accuracy_kind", "accuracy")  # fmt: skip
+CSV_KEYS = (
+    "run_id",
+    "model",
+    "runtime",
+    "device",
+    "baseline",
+    *(key for key, _where, _name in NUMBER_SOURCES),
+    "accuracy_kind",
+    "accuracy",
+)
 
 
 def to_csv(payload: dict[str, Any]) -> str:

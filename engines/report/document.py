@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from reportlab.platypus import Flowable, SimpleDocTemplate
+from reportlab.platypus import Flowable, PageBreak, SimpleDocTemplate
 
 from engines.report import sections
 from engines.report.collect import ReportRun
-from engines.report.layout import MARGIN_PT, PAGE, NumberedCanvas
+from engines.report.layout import MARGIN_PT, PAGE, NumberedCanvas, markup
 from engines.report.summary import DeviceChoice
 
 
@@ -27,7 +27,7 @@ def render(
 ) -> int:
     """Write the PDF to `path`; returns its page count."""
     date = now.strftime("%Y-%m-%d %H:%M")
-    canvas_class = type(
+    canvas_class: type[NumberedCanvas] = type(
         "ReportCanvas",
         (NumberedCanvas,),
         {"title": title, "footer": f"EdgeBench {version} · generated {date} UTC"},
@@ -51,10 +51,8 @@ def render(
         *sections.baseline_table(items, baseline, kind),
         *sections.chart_section(items, kind),
     ]
-    from reportlab.platypus import PageBreak
-
     story.append(PageBreak())
-    story.append(sections.markup("Runs in detail", "h1"))
+    story.append(markup("Runs in detail", "h1"))
     for position, item in enumerate(items):
         story += sections.run_section(position, item)
     story += sections.methodology()

@@ -26,7 +26,7 @@ _base = getSampleStyleSheet()
 STYLES: dict[str, ParagraphStyle] = {
     "title": ParagraphStyle(
         "title", parent=_base["Title"], fontSize=22, leading=27, alignment=0, spaceAfter=4
-    ),  # fmt: skip
+    ),
     "h1": ParagraphStyle(
         "h1",
         parent=_base["Heading1"],
@@ -35,30 +35,28 @@ STYLES: dict[str, ParagraphStyle] = {
         spaceBefore=6,
         spaceAfter=6,
         textColor=colors.HexColor("#17365d"),
-    ),  # fmt: skip
+    ),
     "h2": ParagraphStyle(
         "h2", parent=_base["Heading2"], fontSize=11.5, leading=14, spaceBefore=8, spaceAfter=4
-    ),  # fmt: skip
+    ),
     "h3": ParagraphStyle(
         "h3", parent=_base["Heading3"], fontSize=9.5, leading=12, spaceBefore=6, spaceAfter=2
-    ),  # fmt: skip
+    ),
     "body": ParagraphStyle("body", parent=_base["BodyText"], fontSize=9, leading=12),
     "small": ParagraphStyle("small", parent=_base["BodyText"], fontSize=7.5, leading=9.5),
     "bullet": ParagraphStyle(
         "bullet", parent=_base["BodyText"], fontSize=9, leading=12, leftIndent=12, bulletIndent=2
-    ),  # fmt: skip
+    ),
     "cell": ParagraphStyle("cell", fontName="Helvetica", fontSize=7.5, leading=9),
     "cell_bold": ParagraphStyle("cell_bold", fontName="Helvetica-Bold", fontSize=7.5, leading=9),
-    "num": ParagraphStyle(
-        "num", fontName="Helvetica", fontSize=7.5, leading=9, alignment=TA_RIGHT
-    ),  # fmt: skip
+    "num": ParagraphStyle("num", fontName="Helvetica", fontSize=7.5, leading=9, alignment=TA_RIGHT),
     "num_bold": ParagraphStyle(
         "num_bold", fontName="Helvetica-Bold", fontSize=7.5, leading=9, alignment=TA_RIGHT
-    ),  # fmt: skip
+    ),
     "head": ParagraphStyle("head", fontName="Helvetica-Bold", fontSize=7.5, leading=9),
     "head_num": ParagraphStyle(
         "head_num", fontName="Helvetica-Bold", fontSize=7.5, leading=9, alignment=TA_RIGHT
-    ),  # fmt: skip
+    ),
     "code": ParagraphStyle(
         "code",
         fontName="Courier",
@@ -66,7 +64,7 @@ STYLES: dict[str, ParagraphStyle] = {
         leading=9.5,
         leftIndent=6,
         textColor=colors.HexColor("#222222"),
-    ),  # fmt: skip
+    ),
 }
 
 
@@ -121,7 +119,7 @@ class NumberedCanvas(Canvas):
         super().__init__(*args, **kwargs)
         self._pages: list[dict[str, Any]] = []
 
-    def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+    def showPage(self) -> None:
         self._pages.append(dict(self.__dict__))
         self._startPage()
 

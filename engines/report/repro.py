@@ -67,7 +67,11 @@ def _quote(words: list[str]) -> str:
 
 
 def _device_flags(device: str) -> list[str]:
-    return [] if device == "local" else ["--device", device]
+    """`--device NAME` for a run on a named device; none for this machine's own."""
+    from engines.devices import local
+
+    own = {"local", getattr(local, "DEFAULT_NAME", "local")}
+    return [] if device in own else ["--device", device]
 
 
 def matching_preset(step_names: list[str]) -> str:

@@ -7,24 +7,31 @@ Everything that came from a model, a device or a user goes through `layout.text`
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from typing import Any
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
-from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, PageBreak, Spacer
+from reportlab.platypus import (
+    CondPageBreak,
+    Flowable,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    Spacer,
+    Table,
+)
 
+from engines.bench.stats import CV_WARN, MIN_SAMPLES_P90, MIN_SAMPLES_P99
 from engines.report import charts
 from engines.report.collect import ReportRun
 from engines.report.figures import accuracy, change_vs, numbers
-from engines.report.layout import CONTENT_WIDTH_PT, grid, markup, text
+from engines.report.layout import CONTENT_WIDTH_PT, STYLES, grid, markup, text
 from engines.report.methodology import DEFINITIONS, MACS, SOURCE
 from engines.report.repro import commands
 from engines.report.summary import DeviceChoice
 from engines.report.units import ms, percent, size
-from engines.bench.stats import CV_WARN, MIN_SAMPLES_P90, MIN_SAMPLES_P99
 
 BEST_FILL = colors.HexColor("#d9f2dd")
 
@@ -33,8 +40,15 @@ def _tag(position: int) -> str:
     return f"#{position + 1}"
 
 
-def title_block(title: str, date_utc: str, version: str, items: Sequence[ReportRun],
-                baseline: ReportRun, max_drop_pt: float, kind: str) -> list[Flowable]:  # fmt: skip
+def title_block(
+    title: str,
+    date_utc: str,
+    version: str,
+    items: Sequence[ReportRun],
+    baseline: ReportRun,
+    max_drop_pt: float,
+    kind: str,
+) -> list[Flowable]:
     models = list(dict.fromkeys(i.run.model_label for i in items))
     devices = list(dict.fromkeys(i.run.device for i in items))
     tools = sorted({str((i.run.environment or {}).get("tool_version") or "?") for i in items})
@@ -59,7 +73,7 @@ def title_block(title: str, date_utc: str, version: str, items: Sequence[ReportR
                 ("BACKGROUND", (0, 0), (-1, 0), colors.white),
                 ("LINEBELOW", (0, 0), (-1, 0), 0, colors.white),
             ],
-        ),  # fmt: skip
+        ),
     ]
 
 
@@ -70,44 +84,67 @@ def _constraint_words(max_drop_pt: float, kind: str) -> str:
     return f"{what} at most {max_drop_pt:g} percentage points below the device's reference run"
 
 
-def executive_summary(choices: Sequence[DeviceChoice], items: Sequence[ReportRun],
-                      max_drop_pt: float, kind: str) -> list[Flowable]:  # fmt: skip
+def executive_summary(
+    choices: Sequence[DeviceChoice], items: Sequence[ReportRun], max_drop_pt: float, kind: str
+) -> list[Flowable]:
     position = {id(i): n for n, i in enumerate(items)}
     out: list[Flowable] = [markup("Executive summary", "h1")]
-    out.append(markup(
-        "For each device: the fastest run (lowest p50 latency) whose accuracy is within "
-        f"{max_drop_pt:g} percentage points of that device's reference run, with its speed-up "
-        "(reference p50 / chosen p50) and size ratio (reference model size / chosen model "
-        "size). The reference is the baseline where it ran on the device, else the source "
-        "model (no compression step) with the best accuracy.", "body"))  # fmt: skip
+    out.append(
+        markup(
+            "For each device: the fastest run (lowest p50 latency) whose accuracy is within "
+            f"{max_drop_pt:g} percentage points of that device's reference run, with its speed-up "
+            "(reference p50 / chosen p50) and size ratio (reference model size / chosen model "
+            "size). The reference is the baseline where it ran on the device, else the source "
+            "model (no compression step) with the best accuracy.",
+            "body",
+        )
+    )
     out.append(Spacer(1, 4))
-    head = ["device", "choose", "reference", "p50 reference → chosen", "speed-up", "size ratio",
-            "accuracy change"]  # fmt: skip
+    head = [
+        "device",
+        "choose",
+        "reference",
+        "p50 reference → chosen",
+        "speed-up",
+        "size ratio",
+        "accuracy change",
+    ]
     rows: list[list[Any]] = [[text(h, "head") for h in head]]
     notes: list[Flowable] = []
     for choice in choices:
         best, ref = choice.best, choice.reference
         b, r = numbers(best.run), numbers(ref.run)
         delta = choice.accuracy_delta_pt
-        rows.append([
-            text(choice.device, "cell_bold"),
-            text(f"{_tag(position[id(best)])} run {best.run.id}: {best.run.model_label} on "
-                 f"{best.run.runtime}", "cell_bold"),  # fmt: skip
-            text(f"{_tag(position[id(ref)])} run {ref.run.id}: {ref.run.model_label} on "
-                 f"{ref.run.runtime}"),  # fmt: skip
-            text(f"{ms(r['p50_ms'])} → {ms(b['p50_ms'])} ms", "num"),
-            text(f"{choice.speedup:.2f}x" if choice.speedup else "-", "num_bold"),
-            text(f"{choice.size_ratio:.2f}x" if choice.size_ratio else "-", "num"),
-            text("-" if delta is None else f"{delta:+.2f} pt", "num"),
-        ])  # fmt: skip
+        rows.append(
+            [
+                text(choice.device, "cell_bold"),
+                text(
+                    f"{_tag(position[id(best)])} run {best.run.id}: {best.run.model_label} on "
+                    f"{best.run.runtime}",
+                    "cell_bold",
+                ),
+                text(
+                    f"{_tag(position[id(ref)])} run {ref.run.id}: {ref.run.model_label} on "
+                    f"{ref.run.runtime}"
+                ),
+                text(f"{ms(r['p50_ms'])} → {ms(b['p50_ms'])} ms", "num"),
+                text(f"{choice.speedup:.2f}x" if choice.speedup else "-", "num_bold"),
+                text(f"{choice.size_ratio:.2f}x" if choice.size_ratio else "-", "num"),
+                text("-" if delta is None else f"{delta:+.2f} pt", "num"),
+            ]
+        )
         if choice.note:
-            notes.append(markup(f"<b>{escape(choice.device)}</b>: {escape(choice.note)}.",
-                                "small"))  # fmt: skip
+            notes.append(markup(f"<b>{escape(choice.device)}</b>: {escape(choice.note)}.", "small"))
         for item, why in choice.excluded:
-            notes.append(markup(
-                f"<b>{escape(choice.device)}</b>: left out {_tag(position[id(item)])} run "
-                f"{item.run.id} ({escape(item.run.model_label)} on {escape(item.run.runtime)}): "
-                f"{escape(why)}.", "small"))  # fmt: skip
+            notes.append(
+                markup(
+                    f"<b>{escape(choice.device)}</b>: left out {_tag(position[id(item)])} run "
+                    f"{item.run.id} ({escape(item.run.model_label)} on "
+                    f"{escape(item.run.runtime)}): "
+                    f"{escape(why)}.",
+                    "small",
+                )
+            )
     out.append(grid(rows, [80, 210, 170, 110, 55, 55, 90]))
     out += [Spacer(1, 4), *notes]
     return out
@@ -128,7 +165,7 @@ _COLUMNS: tuple[tuple[str, str, float, Any, bool | None], ...] = (
     ("p99_ms", "p99 (ms)", 42, ms, True),
     ("mean_ms", "mean ± std (ms)", 70, None, True),
     ("cv", "CV", 34, lambda v: percent(v), True),
-    ("throughput_per_s", "through-put (inf/s)", 48, lambda v: f"{v:.1f}", False),
+    ("throughput_per_s", "inf/s", 48, lambda v: f"{v:.1f}", False),
     ("load_ms", "load (ms)", 42, ms, True),
     ("first_ms", "first inference (ms)", 46, ms, True),
     ("peak_rss_delta_bytes", "peak memory delta", 50, size, True),
@@ -146,14 +183,20 @@ def summary_table(items: Sequence[ReportRun], baseline: ReportRun, kind: str) ->
     head += [text(c[1], "head_num") for c in _COLUMNS]
     head.append(text("top-1" if kind == "top1" else "fidelity (cosine)", "head_num"))
     rows: list[list[Any]] = [head]
-    best = {c[0]: _best_positions([n[c[0]] for n in all_numbers], bool(c[4]))
-            for c in _COLUMNS if c[4] is not None}  # fmt: skip
+    best = {
+        c[0]: _best_positions([n[c[0]] for n in all_numbers], bool(c[4]))
+        for c in _COLUMNS
+        if c[4] is not None
+    }
     best["accuracy"] = _best_positions([a.value if a else None for a in accuracies], False)
     extra: list[tuple[Any, ...]] = []
     for position, (item, n, acc) in enumerate(zip(items, all_numbers, accuracies, strict=True)):
         label = item.label + (" (baseline)" if item is baseline else "")
-        row: list[Any] = [text(_tag(position), "cell_bold"), text(item.run.id, "num"),
-                          text(label, "cell_bold" if item is baseline else "cell")]  # fmt: skip
+        row: list[Any] = [
+            text(_tag(position), "cell_bold"),
+            text(item.run.id, "num"),
+            text(label, "cell_bold" if item is baseline else "cell"),
+        ]
         for column, (key, _h, _w, fmt, _lower) in enumerate(_COLUMNS, start=3):
             value = n[key]
             if key == "mean_ms":
@@ -163,8 +206,9 @@ def summary_table(items: Sequence[ReportRun], baseline: ReportRun, kind: str) ->
             is_best = position in best.get(key, set())
             row.append(text(shown, "num_bold" if is_best else "num"))
             if is_best:
-                extra.append(("BACKGROUND", (column, position + 1), (column, position + 1),
-                              BEST_FILL))  # fmt: skip
+                extra.append(
+                    ("BACKGROUND", (column, position + 1), (column, position + 1), BEST_FILL)
+                )
         is_best = position in best["accuracy"]
         row.append(text(acc.text if acc else "-", "num_bold" if is_best else "num"))
         if is_best:
@@ -178,24 +222,45 @@ def summary_table(items: Sequence[ReportRun], baseline: ReportRun, kind: str) ->
             "value of each column is bold on green. Percentiles are nearest-rank; std is "
             "the population std; CV = std / mean; throughput = batch / mean.",
             "body",
-        ),  # fmt: skip
+        ),
         Spacer(1, 4),
         grid(rows, widths, extra=extra),
     ]
 
 
 def baseline_table(items: Sequence[ReportRun], baseline: ReportRun, kind: str) -> list[Flowable]:
-    head = ["#", "run", "model · runtime · device", "p50", "p99", "mean", "throughput",
-            "peak memory delta", "model size", "accuracy" if kind == "top1" else "fidelity"]  # fmt: skip
-    rows: list[list[Any]] = [[text(h, "head") for h in head]]
+    head = [
+        "#",
+        "run",
+        "model · runtime · device",
+        "p50",
+        "p99",
+        "mean",
+        "throughput",
+        "peak memory delta",
+        "model size",
+        "accuracy" if kind == "top1" else "fidelity",
+    ]
+    rows: list[list[Any]] = [[text(h, "head" if n < 3 else "head_num") for n, h in enumerate(head)]]
     for position, item in enumerate(items):
         if item is baseline:
             continue
         change = change_vs(item.run, baseline.run, kind)
-        rows.append([text(_tag(position), "cell_bold"), text(item.run.id, "num"),
-                     text(item.label)] + [text(v, "num") for v in (
-                         change.p50, change.p99, change.mean, change.throughput,
-                         change.peak_memory, change.model_size, change.accuracy)])  # fmt: skip
+        rows.append(
+            [text(_tag(position), "cell_bold"), text(item.run.id, "num"), text(item.label)]
+            + [
+                text(v, "num")
+                for v in (
+                    change.p50,
+                    change.p99,
+                    change.mean,
+                    change.throughput,
+                    change.peak_memory,
+                    change.model_size,
+                    change.accuracy,
+                )
+            ]
+        )
     if len(rows) == 1:
         return []
     fixed = 22 + 28 + 7 * 68
@@ -207,7 +272,7 @@ def baseline_table(items: Sequence[ReportRun], baseline: ReportRun, kind: str) -
             f"({escape(baseline.label)}): factors are always at least 1 and the word says "
             "which way; accuracy changes are in percentage points (top-1) or in cosine.",
             "body",
-        ),  # fmt: skip
+        ),
         Spacer(1, 4),
         grid(rows, [22, 28, CONTENT_WIDTH_PT - fixed, *[68] * 7]),
     ]
@@ -215,43 +280,91 @@ def baseline_table(items: Sequence[ReportRun], baseline: ReportRun, kind: str) -
 
 def chart_section(items: Sequence[ReportRun], kind: str) -> list[Flowable]:
     width = CONTENT_WIDTH_PT
-    out: list[Flowable] = [PageBreak(), markup("Charts", "h1")]
-    out.append(KeepTogether([
-        markup("Latency distributions", "h2"),
-        markup("Every timed inference of each run: the shape is the density of the samples "
-               "from the fastest run up to p99.", "small"),
-        charts.distributions(items, width),
-    ]))  # fmt: skip
-    out.append(KeepTogether([
-        markup("p50 and p99 latency per device and variant", "h2"),
-        charts.latency_bars(items, width),
-    ]))  # fmt: skip
+    out: list[Flowable] = [Spacer(1, 10), CondPageBreak(300), markup("Charts", "h1")]
+    out.append(
+        KeepTogether(
+            [
+                markup("Latency distributions", "h2"),
+                markup(
+                    "Every timed inference of each run: the shape is the density of the samples "
+                    "from the fastest run up to p99; thick bar: p50, thin bar: p99, line: on to "
+                    "the slowest run.",
+                    "small",
+                ),
+                charts.distributions(items, width),
+            ]
+        )
+    )
+    out.append(
+        KeepTogether(
+            [
+                markup("p50 and p99 latency per device and variant", "h2"),
+                charts.latency_bars(items, width),
+            ]
+        )
+    )
     scatter = charts.pareto(items, kind, width)
     words = "top-1 accuracy" if kind == "top1" else "fidelity (cosine to the FP32 model)"
     if scatter is None:
         out.append(markup("Latency against accuracy", "h2"))
-        out.append(markup("No run in this report was evaluated, so there is no "
-                          "latency-vs-accuracy chart. Evaluate a run with "
-                          "<font name='Courier'>edgebench evaluate</font>.", "body"))  # fmt: skip
+        out.append(
+            markup(
+                "No run in this report was evaluated, so there is no "
+                "latency-vs-accuracy chart. Evaluate a run with "
+                "<font name='Courier'>edgebench evaluate</font>.",
+                "body",
+            )
+        )
     else:
-        out.append(KeepTogether([
-            markup("Latency against accuracy (Pareto)", "h2"),
-            markup(f"p50 latency against {words}, for the runs that were evaluated.", "small"),
-            scatter,
-        ]))  # fmt: skip
+        out.append(
+            KeepTogether(
+                [
+                    markup("Latency against accuracy (Pareto)", "h2"),
+                    markup(
+                        f"p50 latency against {words}, for the runs that were evaluated. Outlined "
+                        "points, joined by the dashed line, form the Pareto frontier: no other run "
+                        "is both faster and more accurate.",
+                        "small",
+                    ),
+                    scatter,
+                ]
+            )
+        )
     return out
 
 
-def _compact(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True, default=str)
-    return "-" if value is None else str(value)
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return {True: "yes", False: "no", None: "-"}[value]
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _compact(value: Any, depth: int = 0, ordered: bool = False) -> str:
+    """Settings and records in words: `key: value` pairs, numbers to 6 digits, nested
+    records one level deep, long lists of records counted rather than spelled out."""
+    if isinstance(value, dict):
+        if not value:
+            return "-"
+        if depth >= 2:
+            return "{…}"
+        pairs = value.items() if ordered else sorted(value.items())
+        return "; ".join(f"{k}: {_compact(v, depth + 1)}" for k, v in pairs)
+    if isinstance(value, (list, tuple)):
+        if len(value) > 3 and any(isinstance(v, (dict, list)) for v in value):
+            return f"[{len(value)} items]"
+        if depth >= 2 and any(isinstance(v, dict) for v in value):
+            return f"[{len(value)} records]"
+        return "[" + ", ".join(_compact(v, depth + 1) for v in value) + "]"
+    return _scalar(value)
 
 
 def _pairs(title: str, pairs: Sequence[tuple[str, Any]], width: float) -> Flowable:
-    rows = [[text(title, "head"), ""]] + [[text(k, "cell_bold"), text(_compact(v))]
-                                          for k, v in pairs]  # fmt: skip
-    return grid(rows, [92, width - 92], extra=[("SPAN", (0, 0), (1, 0))])
+    rows = [[text(title, "head"), ""]] + [
+        [text(k, "cell_bold"), text(_compact(v))] for k, v in pairs
+    ]
+    return grid(rows, [112, width - 112], extra=[("SPAN", (0, 0), (1, 0))])
 
 
 def _warnings(item: ReportRun) -> list[str]:
@@ -288,25 +401,47 @@ def run_section(position: int, item: ReportRun) -> list[Flowable]:
         (
             "samples",
             f"{stats.get('count')} timed, {(result.get('warmup') or {}).get('runs')} warm-up",
-        ),  # fmt: skip
+        ),
         ("median 95% CI", " - ".join(ms(v) for v in stats.get("median_ci95_ms") or []) + " ms"),
         ("recorded", run.created_at),
     ]
     runtime_pairs = sorted((result.get("runtime_options") or {}).items())
-    env_keys = ("hostname", "os", "machine", "cpu_model", "logical_cores", "physical_cores",
-                "isa_flags", "cpu_governor", "cpu_temperature_c", "python", "numpy",
-                "runtime_versions", "tool_version")  # fmt: skip
+    env_keys = (
+        "hostname",
+        "os",
+        "machine",
+        "cpu_model",
+        "logical_cores",
+        "physical_cores",
+        "isa_flags",
+        "cpu_governor",
+        "cpu_temperature_c",
+        "python",
+        "numpy",
+        "runtime_versions",
+        "tool_version",
+    )
     env_pairs = [("device", run.device)] + [(k, env.get(k)) for k in env_keys if k in env]
-    env_pairs += [(k, v) for k, v in sorted(env.items()) if k not in env_keys and k not in
-                  ("tool", "runtime", "threads", "accelerator", "model_sha256")]  # fmt: skip
-    left = [_pairs("Spec", spec_pairs, half), Spacer(1, 6),
-            _pairs("Runtime options", runtime_pairs or [("options", "-")], half)]  # fmt: skip
+    env_pairs += [
+        (k, v)
+        for k, v in sorted(env.items())
+        if k not in env_keys
+        and k not in ("tool", "runtime", "threads", "accelerator", "model_sha256")
+    ]
+    left = [
+        _pairs("Spec", spec_pairs, half),
+        Spacer(1, 6),
+        _pairs("Runtime options", runtime_pairs or [("options", "-")], half),
+    ]
     right = [_pairs("Environment and device", env_pairs, half)]
-    from reportlab.platypus import Table
-
     columns = Table([[left, right]], colWidths=[half + 12, half], hAlign="LEFT")
-    columns.setStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                      ("RIGHTPADDING", (0, 0), (-1, -1), 0)])  # fmt: skip
+    columns.setStyle(
+        [
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+        ]
+    )
     out: list[Flowable] = [
         CondPageBreak(200),
         markup(f"{_tag(position)} · run {run.id}: {escape(item.label)}", "h2"),
@@ -314,20 +449,35 @@ def run_section(position: int, item: ReportRun) -> list[Flowable]:
     ]
     lineage = [["step", "artifact", "name", "format", "size", "settings"]]
     for artifact in item.lineage:
-        settings = dict(artifact.step_settings or {})
-        settings.pop("key", None)
-        lineage.append([artifact.step or "source model", str(artifact.id), artifact.name,
-                        artifact.format, size(artifact.size_bytes), _compact(settings or None)])  # fmt: skip
-    out += [markup("Compression lineage", "h3"),
-            grid(lineage, [90, 42, 150, 72, 52, CONTENT_WIDTH_PT - 406])]  # fmt: skip
+        stored = {k: v for k, v in (artifact.step_settings or {}).items() if k != "key"}
+        # The step's own settings first, what it reported (parity, sizes) last.
+        settings = dict(
+            sorted(stored.items(), key=lambda kv: (kv[0] != "settings", kv[0] == "report", kv[0]))
+        )
+        lineage.append(
+            [
+                artifact.step or "source model",
+                str(artifact.id),
+                artifact.name,
+                artifact.format,
+                size(artifact.size_bytes),
+                _compact(settings or None, ordered=True),
+            ]
+        )
+    out += [
+        markup("Compression lineage", "h3"),
+        grid(lineage, [90, 42, 150, 72, 52, CONTENT_WIDTH_PT - 406]),
+    ]
     evaluation = result.get("evaluation") or {}
     if evaluation:
-        out += [markup("Accuracy", "h3"), _pairs("Evaluation", sorted(evaluation.items()),
-                                                 CONTENT_WIDTH_PT)]  # fmt: skip
+        out += [
+            markup("Accuracy", "h3"),
+            _pairs("Evaluation", sorted(evaluation.items()), CONTENT_WIDTH_PT),
+        ]
     notes = _warnings(item)
     out.append(markup("Warnings", "h3"))
     if notes:
-        out += [markup(escape(n), "bullet") for n in notes]
+        out += [Paragraph(escape(n), STYLES["bullet"], bulletText="•") for n in notes]
     else:
         out.append(markup("none: CV within 10% and enough samples for p99", "small"))
     return out
@@ -356,9 +506,16 @@ def _bullets(markdown: str) -> list[str]:
 
 def methodology() -> list[Flowable]:
     out: list[Flowable] = [PageBreak(), markup("Methodology", "h1")]
-    out.append(markup(f"The definitions every figure in this report follows, quoted from "
-                      f"{escape(SOURCE)}:", "body"))  # fmt: skip
-    out += [markup(_definition_markup(b), "bullet") for b in _bullets(DEFINITIONS)]
+    out.append(
+        markup(
+            f"The definitions every figure in this report follows, quoted from {escape(SOURCE)}:",
+            "body",
+        )
+    )
+    out += [
+        Paragraph(_definition_markup(b), STYLES["bullet"], bulletText="•")
+        for b in _bullets(DEFINITIONS)
+    ]
     out.append(markup("MACs", "h3"))
     out += [markup(_definition_markup(b), "body") for b in _bullets(MACS)]
     return out
@@ -366,9 +523,14 @@ def methodology() -> list[Flowable]:
 
 def reproducibility(items: Sequence[ReportRun]) -> list[Flowable]:
     out: list[Flowable] = [CondPageBreak(160), markup("Reproducibility", "h1")]
-    out.append(markup("The commands that re-create each run on the same store (artifact ids "
-                      "refer to it) with the same runtime, threads, batch, shapes and run "
-                      "policy. Lines starting with # are notes.", "body"))  # fmt: skip
+    out.append(
+        markup(
+            "The commands that re-create each run on the same store (artifact ids "
+            "refer to it) with the same runtime, threads, batch, shapes and run "
+            "policy. Lines starting with # are notes.",
+            "body",
+        )
+    )
     for position, item in enumerate(items):
         block = [markup(f"{_tag(position)} · run {item.run.id}: {escape(item.label)}", "h3")]
         block += [markup(escape(line), "code") for line in commands(item)]
