@@ -533,6 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
     from app.cli_compress import add_commands
 
     add_commands(sub, _store)
+    from app.cli_report import add_commands as add_report
+
+    add_report(sub, _store)
     return parser
 
 
