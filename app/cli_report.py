@@ -70,7 +70,8 @@ def add_commands(sub: Any, open_store: StoreFn) -> None:
         default=DEFAULT_MAX_ACCURACY_DROP_PT,
         metavar="PT",
         help="executive summary: the fastest run per device whose accuracy is at most PT "
-        f"percentage points below the device's reference (default {DEFAULT_MAX_ACCURACY_DROP_PT:g})",
+        "percentage points below the device's reference "
+        f"(default {DEFAULT_MAX_ACCURACY_DROP_PT:g})",
     )
     p.add_argument("--json", action="store_true", help="also write the figures as JSON next to it")
     p.add_argument("--csv", action="store_true", help="also write the figures as CSV next to it")

@@ -72,7 +72,7 @@ def build_report(
     ids = list(request.run_ids)
     if request.baseline_id is not None and request.baseline_id not in ids:
         ids.insert(0, request.baseline_id)
-    yield _progress(0.05, f"reading {len(ids)} runs")
+    yield _progress(0.05, f"reading {len(ids)} run{'s' if len(ids) != 1 else ''}")
     items = load_runs(store, ids if request.run_ids else [])
     baseline = next((i for i in items if i.run.id == request.baseline_id), items[0])
     kind = shared_accuracy_kind([i.run for i in items])
