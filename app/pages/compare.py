@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from app.compare_table import Row, comparison_rows, run_header, to_csv, to_markdown
 from app.formatting import ms
+from app.report_export import PdfExport
 from app.widgets.compare_charts import CompareCharts, run_colour
 from app.workspace import Workspace
 from engines.errors import BadInput
@@ -146,6 +147,10 @@ class ComparePage(QWidget):
         toolbar.addStretch(1)
         toolbar.addWidget(self.markdown_button)
         toolbar.addWidget(self.csv_button)
+        self.pdf_button = QPushButton("Export PDF…")
+        self.pdf_button.setToolTip("Write a PDF report of these runs against the baseline")
+        self.pdf_button.clicked.connect(self.export_pdf)
+        toolbar.addWidget(self.pdf_button)
         layout.addLayout(toolbar)
 
         self.empty_hint = QLabel(
@@ -251,7 +256,7 @@ class ComparePage(QWidget):
         self.empty_hint.setVisible(not has_runs)
         self.splitter.setVisible(has_runs)
         self._fit_splitter()
-        for button in (self.markdown_button, self.csv_button, self.baseline_combo):
+        for button in (self.markdown_button, self.csv_button, self.pdf_button, self.baseline_combo):
             button.setEnabled(has_runs)
         self._update_buttons()
 
@@ -369,6 +374,11 @@ class ComparePage(QWidget):
 
     def csv_text(self) -> str:
         return to_csv(self.runs, self.rows)
+
+    def export_pdf(self, path: str = "") -> PdfExport | None:
+        """Ask for a file and build the PDF report of the shown runs off the GUI thread."""
+        export = PdfExport(self, self.workspace)
+        return export if export.start(self.run_ids(), self.baseline_id, path) else None
 
     def copy_markdown(self) -> None:
         QApplication.clipboard().setText(self.markdown())

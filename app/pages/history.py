@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.formatting import ms
+from app.report_export import PdfExport
 from app.workspace import Workspace
 from engines.store.db import RunRow
 
@@ -156,8 +157,12 @@ class HistoryPage(QWidget):
         self.delete_button = QPushButton("Delete…")
         self.delete_button.setToolTip("Delete the selected runs and their raw samples")
         self.delete_button.clicked.connect(self.delete_selected)
+        self.pdf_button = QPushButton("Export PDF…")
+        self.pdf_button.setToolTip("Write a PDF report of the selected successful runs")
+        self.pdf_button.clicked.connect(self.export_pdf)
         buttons.addWidget(self.compare_button)
         buttons.addWidget(self.rerun_button)
+        buttons.addWidget(self.pdf_button)
         buttons.addStretch(1)
         buttons.addWidget(self.delete_button)
 
@@ -296,6 +301,7 @@ class HistoryPage(QWidget):
     def _selection_changed(self) -> None:
         runs = self.selected_runs()
         self.compare_button.setEnabled(any(r.status == "ok" for r in runs))
+        self.pdf_button.setEnabled(any(r.status == "ok" for r in runs))
         self.rerun_button.setEnabled(any(r.artifact_id is not None for r in runs))
         self.delete_button.setEnabled(bool(runs))
         failed = [r for r in runs if r.status != "ok"]
@@ -313,6 +319,12 @@ class HistoryPage(QWidget):
         ids = sorted(r.id for r in self.selected_runs() if r.status == "ok")
         if ids:
             self.workspace.compare_requested.emit(ids)
+
+    def export_pdf(self, path: str = "") -> PdfExport | None:
+        """Ask for a file and build the PDF report of the selected successful runs."""
+        ids = sorted(r.id for r in self.selected_runs() if r.status == "ok")
+        export = PdfExport(self, self.workspace)
+        return export if export.start(ids, None, path) else None
 
     def rerun_selected(self) -> None:
         artifacts = [r.artifact_id for r in self.selected_runs() if r.artifact_id is not None]
