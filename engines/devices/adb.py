@@ -219,7 +219,7 @@ class AdbDevice(LocalDevice):
         self._runner = runner
         self._remote_bundle = ""
         self._exit_status: int | None = None
-        self._info: dict[str, Any] | None = None
+        self._facts: dict[str, Any] = {}
 
     # adb plumbing
 
@@ -264,26 +264,29 @@ class AdbDevice(LocalDevice):
     # info
 
     def info(self) -> dict[str, Any]:
-        status, output = self.shell(shell_command(["sh", "-c", android.INFO_SCRIPT]))
-        if status != 0 and android.SECTION_MARK not in output:
-            raise AdbError(f"reading device facts failed (exit status {status})", _tail(output))
-        facts = android.android_info(android.split_sections(output))
-        transport = self.transport()
-        warnings = self.transport_warnings(transport)
-        facts.update(
-            {
-                "kind": self.kind,
-                "serial": self.connection.serial or None,
-                "transport": transport,
-                "mode": self.connection.mode,
-            }
-        )
+        facts = self.device_facts()
+        warnings = self.transport_warnings(facts["transport"])
         if self.connection.mode == "python":
             facts.update(self._python_facts(warnings))
         else:
             facts["benchmark_model"] = self.connection.benchmark_model
         facts["warnings"] = warnings
-        self._info = facts
+        return facts
+
+    def device_facts(self) -> dict[str, Any]:
+        """What Android says about the device, from one `adb shell` call (no uploads)."""
+        status, output = self.shell(shell_command(["sh", "-c", android.INFO_SCRIPT]))
+        if status != 0 and android.SECTION_MARK not in output:
+            raise AdbError(f"reading device facts failed (exit status {status})", _tail(output))
+        facts = android.android_info(android.split_sections(output))
+        facts.update(
+            {
+                "kind": self.kind,
+                "serial": self.connection.serial or None,
+                "transport": self.transport(),
+                "mode": self.connection.mode,
+            }
+        )
         return facts
 
     def _python_facts(self, warnings: list[str]) -> dict[str, Any]:
@@ -389,7 +392,8 @@ class AdbDevice(LocalDevice):
     # python mode: the agent through the device's Python
 
     def _prepare(self, spec: BenchSpec) -> Generator[dict[str, Any], None, BenchSpec]:
-        for warning in self.transport_warnings():
+        self._facts = self.device_facts()
+        for warning in self.transport_warnings(self._facts["transport"]):
             yield {"type": "log", "level": "warning", "message": warning}
         yield {"type": "log", "level": "info", "message": "uploading the agent to the device"}
         self._remote_bundle = self._push_bundle()
@@ -410,7 +414,36 @@ class AdbDevice(LocalDevice):
         child.lines = _SentinelFilter(  # type: ignore[assignment]
             child.lines, self._record_exit, child.tail
         )
-        yield from super()._events(child, spec)
+        for event in super()._events(child, spec):
+            if event["type"] == "result" and isinstance(event.get("environment"), dict):
+                event["environment"] = self._with_android(event["environment"])
+            yield event
+
+    def _with_android(self, environment: dict[str, Any]) -> dict[str, Any]:
+        """The agent's environment (as Python sees it) plus what Android says."""
+        facts = self._facts
+        android_keys = (
+            "abi",
+            "abi_list",
+            "api_level",
+            "android_release",
+            "build_fingerprint",
+            "model",
+            "device",
+            "manufacturer",
+            "brand",
+            "board",
+            "serial",
+            "transport",
+        )
+        merged = {**environment, "android": {k: facts.get(k) for k in android_keys}}
+        if facts.get("os"):  # only when getprop answered
+            merged["os"] = facts["os"]
+            merged["linux"] = environment.get("os")
+        for key in ("cpu_model", "cpu_temperature_c", "cpu_governor"):
+            if not merged.get(key) and facts.get(key):
+                merged[key] = facts[key]
+        return merged
 
     def _record_exit(self, status: int) -> None:
         self._exit_status = status
@@ -528,8 +561,7 @@ class AdbDevice(LocalDevice):
     def _environment(self, spec: BenchSpec) -> dict[str, Any]:
         from engines import __version__
 
-        facts = dict(self._info) if self._info is not None else self.info()
-        facts.pop("warnings", None)
+        facts = self.device_facts()  # read per run: temperature and governor change
         return {
             **facts,
             "tool": "edgebench",

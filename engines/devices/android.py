@@ -226,10 +226,13 @@ def parse_thermal(text: str) -> float | None:
     return max(temps) if temps else None
 
 
-def android_os(props: dict[str, str]) -> str:
-    release = props.get("ro.build.version.release") or "?"
-    sdk = props.get("ro.build.version.sdk") or "?"
-    return f"Android {release} (API {sdk})"
+def android_os(props: dict[str, str]) -> str | None:
+    """ "Android 14 (API 34)"; None when getprop said neither."""
+    release = props.get("ro.build.version.release")
+    sdk = props.get("ro.build.version.sdk")
+    if not release and not sdk:
+        return None
+    return f"Android {release or '?'} (API {sdk or '?'})"
 
 
 def cpu_model(props: dict[str, str], cpu: dict[str, str]) -> str | None:

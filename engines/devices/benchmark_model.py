@@ -49,6 +49,8 @@ _MEMORY = re.compile(
 _PEAK = re.compile(rf"^Overall peak memory footprint \(MB\) via periodic monitoring: ({_NUMBER})")
 _MODEL_SIZE = re.compile(rf"^The input model file size \(MB\): ({_NUMBER})")
 
+#: Device output is untrusted: read at most this much (op-profiling tables are the bulk).
+MAX_OUTPUT_CHARS = 8 << 20
 SAMPLES_NOTE = "not reported by benchmark_model (it prints aggregate statistics only)"
 MEMORY_METHOD = (
     "benchmark_model's own figures, which it calls APPROXIMATE: ru_maxrss deltas from the "
@@ -126,6 +128,7 @@ def parse_stats_line(line: str) -> RunStats | None:
 
 def parse_output(text: str) -> BenchmarkOutput:
     """Parse everything we use from benchmark_model's combined stdout and stderr."""
+    text = text[:MAX_OUTPUT_CHARS]
     out = BenchmarkOutput()
     blocks: list[RunStats] = []
     for raw in text.replace("\r", "").splitlines():
@@ -213,8 +216,8 @@ def statistics(out: BenchmarkOutput, batch: int = 1) -> dict[str, Any]:
         "p95_ms": _ms(measured.get("p95")),
         "p99_ms": None,
         "median_ci95_ms": None,
-        "first_ms": _ms(measured.get("first")),
-        "last_ms": _ms(measured.get("curr")),
+        "first_measured_ms": _ms(measured.get("first")),
+        "last_measured_ms": _ms(measured.get("curr")),
         "throughput_per_s": batch * 1000.0 / mean_ms if mean_ms > 0 else 0.0,
         "batch": batch,
         "percentile_method": (

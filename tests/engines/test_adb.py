@@ -25,6 +25,7 @@ from engines.devices import android
 from engines.devices import benchmark_model as bm
 from engines.devices.adb import (
     EXIT_MARK,
+    AdbCancelled,
     AdbConnectionLost,
     AdbDevice,
     AdbError,
@@ -33,6 +34,7 @@ from engines.devices.adb import (
     parse_exit_sentinel,
     remote_name,
     shell_argv,
+    subprocess_runner,
     with_exit_sentinel,
 )
 from engines.devices.base import PhaseBudgets
@@ -95,8 +97,8 @@ def test_parse_tflite_2_8_output_without_percentiles():
     assert stats["std_ms"] == pytest.approx(109.798)
     assert stats["min_ms"] == pytest.approx(2727.568)
     assert stats["max_ms"] == pytest.approx(3189.954)
-    assert stats["first_ms"] == pytest.approx(2990.275)
-    assert stats["last_ms"] == pytest.approx(2913.402)
+    assert stats["first_measured_ms"] == pytest.approx(2990.275)
+    assert stats["last_measured_ms"] == pytest.approx(2913.402)
     assert stats["cv"] == pytest.approx(109798 / 2.95034e06)
     for key in ("p5_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "median_ci95_ms"):
         assert stats[key] is None
@@ -265,7 +267,7 @@ def test_cpu_model_falls_back_to_cpuinfo_hardware():
     sections = {"cpuinfo": "processor\t: 0\nHardware\t: Qualcomm Technologies, Inc SM8150\n"}
     facts = android.android_info(sections)
     assert facts["cpu_model"] == "Qualcomm Technologies, Inc SM8150"
-    assert facts["logical_cores"] == 1 and facts["os"] == "Android ? (API ?)"
+    assert facts["logical_cores"] == 1 and facts["os"] is None
 
 
 # --- command building and sentinels ---------------------------------------------------
@@ -574,6 +576,40 @@ def test_benchmark_model_connection_drop_mid_run(tmp_path):
     assert events[-1]["phase"] == "measure"
 
 
+def test_benchmark_model_cancel_during_the_run(tmp_path):
+    model, sha = _model(tmp_path)
+    fake = FakeAdb(recorded("benchmark_model_android_aarch64.txt"))
+
+    def runner(argv, timeout_s):
+        if any("--graph=" in a for a in argv):
+            raise AdbCancelled("cancelled while adb was running")
+        return fake(argv, timeout_s)
+
+    events = _valid(list(AdbDevice(_profile(), runner=runner).run(_bm_spec(model, sha))))
+    assert (events[-1]["error_type"], events[-1]["phase"]) == ("cancelled", "measure")
+
+
+def test_default_runner_stops_adb_on_cancel_and_timeout():
+    import threading
+    import time
+
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    t0 = time.monotonic()
+    with pytest.raises(AdbCancelled):
+        subprocess_runner(["sleep", "30"], 60, cancel)
+    with pytest.raises(AdbError, match=r"did not finish within 0\.3 s"):
+        subprocess_runner(["sleep", "30"], 0.3)
+    assert time.monotonic() - t0 < 5
+    assert subprocess_runner(["sh", "-c", "echo out; echo err >&2; exit 4"], 10) == (
+        4,
+        "out\n",
+        "err\n",
+    )
+    with pytest.raises(AdbError, match="adb was not found"):
+        subprocess_runner(["/no/such/adb", "devices"], 10)
+
+
 def test_benchmark_model_refuses_what_it_cannot_do(tmp_path):
     model, sha = _model(tmp_path)
     device = AdbDevice(_profile(), runner=FakeAdb())
@@ -632,7 +668,11 @@ def test_python_mode_runs_the_agent_through_adb(tmp_path, fake_adb_program):
     result = events[-1]
     assert result["type"] == "result", result
     assert result["statistics"]["count"] >= 5
-    assert result["environment"]["model_sha256"] == sha
+    env = result["environment"]
+    assert env["model_sha256"] == sha and env["runtime"] == "onnxruntime"
+    # The fake device is this machine, so no getprop: Android's facts are absent, not made up.
+    assert env["android"]["serial"] == "0a388e93" and env["android"]["api_level"] is None
+    assert not env["os"].startswith("Android")
     names = sorted(p.name for p in work.iterdir())
     assert names[0].startswith("agent-") and names[1] == f"model-{sha[:32]}.onnx"
     assert len(names) == 2  # no temporary file left behind
