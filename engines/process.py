@@ -130,7 +130,24 @@ class Child:
 
 
 def start_child(module: str, extra_env: dict[str, str] | None = None) -> Child:
-    child = Child(spawn(module, extra_env))
+    return watch(spawn(module, extra_env))
+
+
+def start_command(argv: list[str]) -> Child:
+    """Start a program (ssh, adb) in its own process group, pipes on all three."""
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    return watch(proc)
+
+
+def watch(proc: subprocess.Popen) -> Child:
+    """Pump a started child's stdout lines and stderr tail in daemon threads."""
+    child = Child(proc)
     assert child.proc.stdout is not None and child.proc.stderr is not None
     child.threads = [
         threading.Thread(target=pump_lines, args=(child.proc.stdout, child.lines), daemon=True),

@@ -150,3 +150,13 @@ def store(tmp_path: Path):
 
     with Store(tmp_path / "store.sqlite") as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def ssh_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real sshd on 127.0.0.1 with temporary host and client keys (tests/support/sshd.py)."""
+    from support.sshd import SshServer
+
+    server = SshServer.create(tmp_path_factory.mktemp("sshd")).start()
+    yield server
+    server.stop()

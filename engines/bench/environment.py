@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from engines import __version__
-from engines.runtimes.base import module_version
+from engines.runtimes.versions import module_version
 
 #: ISA features that change results; absent ones are simply not listed.
 ISA_FLAGS = (

@@ -85,7 +85,8 @@ def profile(
 
     runtime = get_runtime(request.runtime)
     availability = runtime.available()
-    if not availability.ok:
+    # A device's own agent says whether it has the runtime; here only the host is known.
+    if device.kind == "local" and not availability.ok:
         from engines.errors import BadInput
 
         raise BadInput(f"runtime {runtime.name} is unavailable: {availability.reason}")
@@ -99,14 +100,15 @@ def profile(
     evaluate = None
     if request.evaluate_data:
         evaluate = yield from _evaluation_data(source, request, store)
-    threads = request.threads or default_threads()
+    threads = request.threads or device.default_threads() or default_threads()
     declared = (artifact.inspection or {}).get("inputs", [])
+    data_files = [f["path"] for f in artifact.data_files]
     spec = BenchSpec(
-        model=ModelRef(artifact.path, artifact.format, artifact.file_sha256, declared),
+        model=ModelRef(artifact.path, artifact.format, artifact.file_sha256, declared, data_files),
         runtime=runtime.name,
         threads=threads,
         batch=request.batch,
-        accelerator=request.accelerator,
+        accelerator=request.accelerator if request.accelerator != "cpu" else device.accelerator,
         policy=request.policy,
         input_shapes=request.input_shapes,
         fault=request.fault,
@@ -119,6 +121,7 @@ def profile(
         "artifact_id": artifact.id,
         "model_label": source.name,
         "model_file_bytes": artifact.size_bytes,
+        "device": device.name,
     }
     samples: list[float] = []
     memory: list[tuple[float, int]] = []

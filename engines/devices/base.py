@@ -37,6 +37,8 @@ class PhaseBudgets:
 class Device(ABC):
     name: str
     kind: str
+    #: What runs use unless the user asks for another ("cpu" | "cuda").
+    accelerator: str = "cpu"
 
     @abstractmethod
     def info(self) -> dict[str, Any]: ...
@@ -47,3 +49,15 @@ class Device(ABC):
 
     @abstractmethod
     def cancel(self) -> None: ...
+
+    def setup_check(self) -> list[Any]:
+        """`engines.devices.setup.Check`s: what works there and what to install."""
+        return []
+
+    def default_threads(self) -> int | None:
+        """Threads to use when the user names none (None: the host's physical cores)."""
+        return None
+
+    def close(self) -> None:
+        """Release connections held for reuse (nothing for a local device)."""
+        return None

@@ -11,7 +11,7 @@ import queue
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from engines.bench.events import ProtocolError, error_event, parse_event
@@ -22,27 +22,48 @@ from engines.process import EOF_MARK, Child, crash_message, kill_group, start_ch
 AGENT_MODULE = "engines.bench.agent"
 
 
+DEFAULT_NAME = "local-cpu"
+
+
 class LocalDevice(Device):
-    name = "local"
     kind = "local"
 
-    def __init__(self, budgets: PhaseBudgets | None = None, extra_env: dict | None = None) -> None:
+    def __init__(
+        self,
+        budgets: PhaseBudgets | None = None,
+        extra_env: dict | None = None,
+        name: str = DEFAULT_NAME,
+        accelerator: str = "cpu",
+    ) -> None:
+        self.name = name
+        self.accelerator = accelerator
         self.budgets = budgets or PhaseBudgets()
         self.extra_env = extra_env or {}
         self._cancel = threading.Event()
         self._proc: subprocess.Popen | None = None
 
     def info(self) -> dict[str, Any]:
-        from engines.bench.environment import capture
+        """The same facts a remote device's probe reports, read in this process."""
+        from engines.devices.probe import probe
 
-        return capture("host")
+        where = "this machine" + (" (CUDA)" if self.accelerator == "cuda" else "")
+        return {"device": self.name, "kind": self.kind, "address": where, **probe()}
+
+    def setup_check(self) -> list[Any]:
+        from engines.devices.setup import setup_checks
+
+        return setup_checks(self.info())
 
     def cancel(self) -> None:
         self._cancel.set()
 
     def run(self, spec: BenchSpec) -> Iterator[dict[str, Any]]:
         self._cancel.clear()
-        child = start_child(AGENT_MODULE, self.extra_env)
+        spec = yield from self._prepare(spec)
+        if self._cancel.is_set():
+            yield error_event("cancelled", "spawn", "cancelled before the agent started")
+            return
+        child = self._start()
         self._proc = child.proc
         try:
             child.send_line(spec.to_json())
@@ -50,6 +71,15 @@ class LocalDevice(Device):
         finally:
             child.stop()
             self._proc = None
+
+    def _prepare(self, spec: BenchSpec) -> Generator[dict[str, Any], None, BenchSpec]:
+        """Make the spec's files reachable by the agent; remote devices upload them here."""
+        return spec
+        yield  # a generator: remote devices report upload progress
+
+    def _start(self) -> Child:
+        """Start the agent; remote devices start it through their connection."""
+        return start_child(AGENT_MODULE, self.extra_env)
 
     def _events(self, child: Child, spec: BenchSpec) -> Iterator[dict[str, Any]]:
         proc, lines, details = child.proc, child.lines, child.stderr_tail
@@ -114,8 +144,7 @@ class LocalDevice(Device):
             returncode = proc.returncode
         yield self._exit_error(returncode, phase, details())
 
-    @staticmethod
-    def _exit_error(returncode: int | None, phase: str, details: str) -> dict[str, Any]:
+    def _exit_error(self, returncode: int | None, phase: str, details: str) -> dict[str, Any]:
         message, signal_used = crash_message(returncode, phase)
         extra = {"signal": signal_used} if signal_used else {"exit_code": returncode}
         return error_event("crashed", phase, f"the agent {message}", details, **extra)

@@ -30,7 +30,7 @@ def _demo(name: str, store: Store, progress: ProgressFn | None) -> ArtifactRow:
 
     if name not in DEMOS:
         raise BadInput(f"unknown demo model {name!r}; available: {', '.join(DEMOS)}")
-    from engines.runtimes.base import module_version
+    from engines.runtimes.versions import module_version
 
     folder = paths.cache_dir() / "demo"
     folder.mkdir(parents=True, exist_ok=True)

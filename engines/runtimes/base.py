@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -10,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from engines.runtimes.versions import module_version
 
 
 @dataclass(frozen=True)
@@ -106,21 +107,3 @@ class Runtime(ABC):
     def accelerators(self) -> dict[str, str]:
         """Accelerator name -> "available" or the reason it is not (imports the runtime)."""
         return {}
-
-
-_DISTRIBUTIONS = {
-    "onnxruntime": ("onnxruntime", "onnxruntime-gpu"),
-    "ai_edge_litert": ("ai-edge-litert",),
-    "tflite_runtime": ("tflite-runtime",),
-    "torch": ("torch",),
-    "torchvision": ("torchvision",),
-}
-
-
-def module_version(module: str) -> str | None:
-    for dist in _DISTRIBUTIONS.get(module, (module,)):
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return None

@@ -1,0 +1,220 @@
+"""Device profiles: the built-ins in profiles/devices/ and the user's in the config dir.
+
+Each TOML file is one device (name, kind, [connection], runtimes, threads, notes),
+validated on load; an error names the file and the field. Devices added from the CLI or
+the Devices page are written to the user dir atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from engines.devices.profile import (
+    ADB_MODES,
+    KINDS,
+    AdbConnection,
+    Connection,
+    DeviceProfile,
+    LocalConnection,
+    SshConnection,
+)
+from engines.errors import BadInput
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+BUILTIN_DIR = Path(__file__).parent / "devices"
+ALLOWED = {"name", "kind", "connection", "runtimes", "threads", "notes"}
+CONNECTIONS: dict[str, type[Connection]] = {
+    "local": LocalConnection,
+    "ssh": SshConnection,
+    "adb": AdbConnection,
+}
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+#: Host names, aliases and addresses: no spaces, no leading '-' (never an ssh option).
+HOST_RE = re.compile(r"^[A-Za-z0-9_.:\[\]%][A-Za-z0-9_.:\[\]%-]*$")
+
+
+def user_dir() -> Path:
+    from engines import paths
+
+    return paths.config_dir() / "devices"
+
+
+def _connection(kind: str, raw: Any, where: str) -> Connection:
+    if not isinstance(raw, dict):
+        raise BadInput(f"{where}: [connection] must be a table")
+    cls = CONNECTIONS[kind]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise BadInput(
+            f"{where}: connection.{unknown[0]} is not a setting of {kind} devices",
+            f"settings: {', '.join(fields)}",
+        )
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        default = fields[key].default
+        if key == "ssh_options":
+            if not isinstance(value, list) or not all(
+                isinstance(v, str) and "=" in v for v in value
+            ):
+                raise BadInput(f"{where}: connection.ssh_options must be a list of 'Key=Value'")
+            values[key] = tuple(value)
+        elif key == "port" or isinstance(default, int):
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
+                raise BadInput(f"{where}: connection.{key} must be a whole number (1-65535)")
+            values[key] = value
+        elif not isinstance(value, str):
+            raise BadInput(f"{where}: connection.{key} must be text")
+        else:
+            values[key] = value.strip()
+    if kind == "ssh":
+        host = values.get("host", "")
+        if not host or not HOST_RE.match(host):
+            raise BadInput(
+                f"{where}: connection.host {host!r} is not a host name, address or ssh alias"
+            )
+        if values.get("user") and not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", values["user"]):
+            raise BadInput(f"{where}: connection.user {values['user']!r} is not a user name")
+    if kind == "adb" and values.get("mode", "python") not in ADB_MODES:
+        raise BadInput(f"{where}: connection.mode must be one of {', '.join(ADB_MODES)}")
+    if kind == "local" and values.get("accelerator", "cpu") not in ("cpu", "cuda"):
+        raise BadInput(f"{where}: connection.accelerator must be cpu or cuda")
+    return cls(**values)
+
+
+def parse_profile(data: dict[str, Any], where: str, builtin: bool = False) -> DeviceProfile:
+    unknown = sorted(set(data) - ALLOWED)
+    if unknown:
+        raise BadInput(f"{where}: unknown field {unknown[0]!r}", f"fields: {', '.join(ALLOWED)}")
+    name = data.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise BadInput(
+            f"{where}: name {name!r} must be 1-64 letters, digits, '.', '_' or '-'",
+            "it names the device in commands: edgebench profile ... --device NAME",
+        )
+    kind = data.get("kind")
+    if kind not in KINDS:
+        raise BadInput(f"{where}: kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    runtimes = data.get("runtimes", [])
+    if not isinstance(runtimes, list) or not all(isinstance(r, str) for r in runtimes):
+        raise BadInput(f"{where}: runtimes must be a list of runtime names")
+    from engines.runtimes.registry import get_runtime
+
+    for runtime in runtimes:
+        get_runtime(runtime)  # unknown names: BadInput listing the choices
+    threads = data.get("threads")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise BadInput(f"{where}: threads must be a whole number >= 1")
+    notes = data.get("notes", "")
+    if not isinstance(notes, str):
+        raise BadInput(f"{where}: notes must be text")
+    return DeviceProfile(
+        name=name,
+        kind=kind,
+        connection=_connection(kind, data.get("connection", {}), where),
+        runtimes=tuple(runtimes),
+        threads=threads,
+        notes=notes.strip(),
+        builtin=builtin,
+        source=where,
+    )
+
+
+def load_file(path: Path, builtin: bool = False) -> DeviceProfile:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot be read: {exc.strerror}") from None
+    return parse_profile(data, str(path), builtin)
+
+
+def all_devices() -> dict[str, DeviceProfile]:
+    """Built-ins first, then the user's devices (which may not reuse a built-in name)."""
+    found = {p.name: p for p in (load_file(f, True) for f in sorted(BUILTIN_DIR.glob("*.toml")))}
+    folder = user_dir()
+    for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+        profile = load_file(path)
+        if profile.name in found and found[profile.name].builtin:
+            raise BadInput(f"{path}: {profile.name!r} is a built-in device; choose another name")
+        found[profile.name] = profile
+    return found
+
+
+def get_device(name: str) -> DeviceProfile:
+    devices = all_devices()
+    try:
+        return devices[name]
+    except KeyError:
+        raise BadInput(
+            f"unknown device {name!r}",
+            f"devices: {', '.join(devices)} (add one with: edgebench devices add NAME --host HOST)",
+        ) from None
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """The few value types a profile holds, as TOML (strings in JSON form are TOML too)."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int):
+            return str(v)
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return json.dumps(str(v), ensure_ascii=False)
+
+    lines = [f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    for key, table in data.items():
+        if isinstance(table, dict):
+            lines += ["", f"[{key}]", *(f"{k} = {value(v)}" for k, v in table.items())]
+    return "\n".join(lines) + "\n"
+
+
+def save_device(profile: DeviceProfile, replace: bool = False) -> Path:
+    """Validate and write a user device profile atomically; returns its file."""
+    text = to_toml(profile.to_dict())
+    checked = parse_profile(tomllib.loads(text), f"device {profile.name!r}")
+    existing = all_devices().get(checked.name)
+    if existing and existing.builtin:
+        raise BadInput(f"{checked.name!r} is a built-in device; choose another name")
+    if existing and not replace:
+        raise BadInput(
+            f"a device named {checked.name!r} exists already ({existing.source})",
+            "choose another name, or edit it (edgebench devices add ... --replace)",
+        )
+    folder = user_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{checked.name}.toml"
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{checked.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def remove_device(name: str) -> Path:
+    profile = get_device(name)
+    if profile.builtin:
+        raise BadInput(f"{name!r} is a built-in device and cannot be removed")
+    path = Path(profile.source)
+    path.unlink()
+    return path
