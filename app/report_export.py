@@ -86,9 +86,10 @@ class PdfExport(QObject):
 
     @Slot(object)
     def _on_event(self, event: dict[str, Any]) -> None:
-        if event.get("type") == "progress" and self.dialog is not None:
-            self.dialog.setValue(round(100 * float(event.get("fraction") or 0)))
-            self.dialog.setLabelText(str(event.get("message") or ""))
+        dialog = self.dialog  # setValue may process events, and the job may end meanwhile
+        if event.get("type") == "progress" and dialog is not None:
+            dialog.setLabelText(str(event.get("message") or ""))
+            dialog.setValue(min(99, round(100 * float(event.get("fraction") or 0))))
         elif event.get("type") == "report":
             self.result = event
 

@@ -68,6 +68,10 @@ STYLES: dict[str, ParagraphStyle] = {
 }
 
 
+for _heading in ("h1", "h2", "h3"):  # a heading never ends a page alone
+    STYLES[_heading].keepWithNext = 1
+
+
 def text(value: object, style: str = "cell") -> Paragraph:
     """A paragraph of plain text: anything from a model, a device or a user is escaped."""
     return Paragraph(escape(str(value)), STYLES[style])

@@ -10,7 +10,7 @@ from pathlib import Path
 from conftest import save_screenshot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engines"))
-from report_runs import add_run  # noqa: E402
+from report_runs import add_run
 
 
 def _runs(workspace) -> list[int]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report_runs import MIB, add_run  # noqa: E402
+from report_runs import MIB, add_run
 
 from engines.errors import BadInput
 from engines.report.build import ReportRequest, build_report, write_report
@@ -156,8 +156,8 @@ def test_twelve_runs_with_long_names_stay_inside_the_page(store, tmp_path):
             r'<word xMin="([\d.-]+)" yMin="([\d.-]+)" xMax="([\d.-]+)" yMax="([\d.-]+)"', body
         ):
             words += 1
-            assert 0 <= float(x0) and float(x1) <= float(width) - 20, (x0, x1, width)
-            assert 0 <= float(y0) and float(y1) <= float(height), (y0, y1, height)
+            assert float(x0) >= 0 and float(x1) <= float(width) - 20, (x0, x1, width)
+            assert float(y0) >= 0 and float(y1) <= float(height), (y0, y1, height)
     assert words > 2000
     text = _text(out)
     # all 12 rows, and both devices in the executive summary
