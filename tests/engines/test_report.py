@@ -231,3 +231,12 @@ def test_progress_events_and_cancel(store, tmp_path):
     with pytest.raises(Cancelled):
         list(build_report(ReportRequest(run_ids=tuple(ids), out=tmp_path / "c.pdf"), store, cancel))
     assert not (tmp_path / "c.pdf").exists()
+
+
+def test_methodology_quotes_the_design_page():
+    from engines.report.methodology import DEFINITIONS
+
+    page = Path(__file__).resolve().parents[3] / "shared" / "design" / "MEASUREMENT.md"
+    if not page.is_file():
+        pytest.skip("the design folder is not beside this checkout")
+    assert DEFINITIONS.strip() in page.read_text()
