@@ -115,17 +115,21 @@ def _policy(args: argparse.Namespace) -> Any:
     return policy
 
 
-def _run_profile(store: Any, request: Any, show_progress: bool) -> dict[str, Any]:
+def _run_profile(
+    store: Any, request: Any, show_progress: bool, device: Any = None
+) -> dict[str, Any]:
     """Drive one profile; returns the outcome (result event, error event, run id)."""
     from engines.bench.profile import profile
 
-    bar = Progress(f"{request.model} on {request.runtime}", show_progress)
+    where = f" on {device.name}" if device is not None and device.kind != "local" else ""
+    bar = Progress(f"{request.model} on {request.runtime}{where}", show_progress)
     outcome: dict[str, Any] = {"model": request.model, "runtime": request.runtime}
-    events: Iterator[dict[str, Any]] = profile(request, store)
+    events: Iterator[dict[str, Any]] = profile(request, store, device)
     try:
         for event in events:
             bar(event)
             if event["type"] == "spec":
+                outcome["device"] = event.get("device")
                 outcome["model_label"] = event["model_label"]
                 outcome["model_file_bytes"] = event["model_file_bytes"]
             elif event["type"] in ("result", "error"):
@@ -196,8 +200,10 @@ def cmd_profile(args: argparse.Namespace) -> int:
         keep_run=not args.no_store,
         fault=os.environ.get("EDGEBENCH_TEST_FAULT"),
     )
-    with _store(args) as store:
-        outcome = _run_profile(store, request, show_progress=True)
+    from app.cli_devices import opened
+
+    with _store(args) as store, opened(args.device) as device:
+        outcome = _run_profile(store, request, show_progress=True, device=device)
     if "result" not in outcome:
         error = outcome.get("error", {"message": "no result", "error_type": "unknown"})
         if args.json:
@@ -213,6 +219,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
                     "run_id": outcome.get("run_id"),
                     "model": outcome.get("model_label"),
                     "runtime": args.runtime,
+                    "device": outcome.get("device"),
                     **{k: v for k, v in result.items() if k != "type"},
                 },
                 indent=2,
@@ -471,6 +478,8 @@ def _policy_flags(p: argparse.ArgumentParser, runs: int = 50, min_s: float = 2.0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from app.cli_devices import add_commands as add_devices
+    from app.cli_devices import add_device_flag
     from engines import __version__
 
     parser = argparse.ArgumentParser(
@@ -503,6 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow model files that contain code (TorchScript, .pt2, pickles)",
     )
+    add_device_flag(p)
     p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("demo", help="profile the demo model on every available runtime")
@@ -533,6 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     from app.cli_compress import add_commands
 
     add_commands(sub, _store)
+    add_devices(sub)
     from app.cli_report import add_commands as add_report
 
     add_report(sub, _store)

@@ -171,10 +171,11 @@ def _default_runtime(fmt: str) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace, open_store: StoreFn) -> int:
+    from app.cli_devices import opened
     from engines.bench.profile import ProfileRequest, profile
     from engines.models.refs import resolve
 
-    with open_store(args) as store:
+    with open_store(args) as store, opened(args.device) as device:
         artifact = resolve(args.variant, store, trust_code=args.trust_code)
         runtime = args.runtime or _default_runtime(artifact.format)
         request = ProfileRequest(
@@ -186,7 +187,7 @@ def cmd_evaluate(args: argparse.Namespace, open_store: StoreFn) -> int:
             evaluate_limit=args.limit,
         )
         outcome: dict[str, Any] = {}
-        for event in profile(request, store):
+        for event in profile(request, store, device):
             if event["type"] in ("result", "error", "stored"):
                 outcome[event["type"]] = event
             elif event["type"] == "log":
@@ -202,6 +203,7 @@ def cmd_evaluate(args: argparse.Namespace, open_store: StoreFn) -> int:
                 {
                     "artifact_id": artifact.id,
                     "runtime": runtime,
+                    "device": device.name,
                     "run_id": outcome.get("stored", {}).get("run_id"),
                     "evaluation": evaluation,
                 },
@@ -209,7 +211,7 @@ def cmd_evaluate(args: argparse.Namespace, open_store: StoreFn) -> int:
             )
         )
         return EXIT_OK
-    print(f"{artifact.name} on {runtime}: {evaluation.get('data')}")
+    print(f"{artifact.name} on {runtime}, {device.name}: {evaluation.get('data')}")
     print(table(["figure", "value"], evaluation_rows(evaluation)))
     return EXIT_OK
 
@@ -300,20 +302,37 @@ def cmd_sweep(args: argparse.Namespace, open_store: StoreFn) -> int:
         policy=policy,
         trust_code=args.trust_code,
     )
-    with open_store(args) as store:
-        outcome = _drive(sweep(request, store, threading.Event()), "done")
+    from contextlib import ExitStack
+
+    from app.cli_devices import device_names, opened
+
+    names = device_names(args.device)
+    with open_store(args) as store, ExitStack() as stack:
+        devices = [stack.enter_context(opened(name)) for name in names]
+        outcome = _drive(sweep(request, store, threading.Event(), devices), "done")
     rows = outcome.get("rows", [])
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
     else:
         print(
             f"{args.model}: evaluated on {outcome.get('evaluation_data')}; "
-            "speed-up and size ratio vs FP32 on the same runtime"
+            "speed-up and size ratio vs FP32 on the same runtime and device"
+            + (
+                f"; 'vs {names[0]}' is p50 over the same variant's p50 on {names[0]}"
+                if len(names) > 1
+                else ""
+            )
         )
-        print(table(SWEEP_COLUMNS, [sweep_cells(r) for r in rows]))
+        columns = [*SWEEP_COLUMNS[:2], "device", *SWEEP_COLUMNS[2:]]
+        cells = [_with_device(r, sweep_cells(r)) for r in rows]
+        if len(names) > 1:
+            columns.insert(5, f"vs {names[0]}")
+        else:
+            cells = [c[:5] + c[6:] for c in cells]
+        print(table(columns, cells))
     failed = [r for r in rows if "error" in r]
     for row in failed:
-        _say(f"{row['variant']} on {row['runtime']}: {row['error']['message']}")
+        _say(f"{row['variant']} on {row['runtime']}, {row['device']}: {row['error']['message']}")
     return EXIT_RUN_FAILED if failed else EXIT_OK
 
 
@@ -364,6 +383,13 @@ def sweep_cells(row: dict[str, Any]) -> list[str]:
     ]
 
 
+def _with_device(row: dict[str, Any], cells: list[str]) -> list[str]:
+    """Insert the device and the p50 ratio to the first device after p99."""
+    ratio = row.get("vs_first_device")
+    vs_first = f"{ratio:.2f}x" if ratio else ("1.00x" if "error" not in row else "")
+    return [*cells[:2], row.get("device", ""), *cells[2:4], vs_first, *cells[4:]]
+
+
 def _ratio(value: float | None) -> str:
     return f"{value:.2f}x" if value else "-"
 
@@ -397,6 +423,7 @@ def cmd_presets(args: argparse.Namespace, open_store: StoreFn) -> int:
 
 def add_commands(sub: Any, open_store: StoreFn) -> None:
     """Register the compression commands on the main parser's sub-parsers."""
+    from app.cli_devices import add_device_flag
 
     def bind(fn: Callable[[argparse.Namespace, StoreFn], int]) -> Callable[..., int]:
         return lambda args: fn(args, open_store)
@@ -443,6 +470,7 @@ def add_commands(sub: Any, open_store: StoreFn) -> None:
     p.add_argument("--runtime", help="default: the runtime of the variant's format")
     p.add_argument("--limit", type=int, help="evaluate at most N samples")
     p.add_argument("--threads", type=int)
+    add_device_flag(p)
     common(p)
     p.set_defaults(func=bind(cmd_evaluate))
 
@@ -461,6 +489,7 @@ def add_commands(sub: Any, open_store: StoreFn) -> None:
     p.add_argument("--threads", type=int)
     p.add_argument("--runs", type=int, default=50, help="minimum timed runs per variant")
     p.add_argument("--min-seconds", type=float, default=1.0, help="minimum measuring time")
+    add_device_flag(p, many=True)
     common(p)
     p.set_defaults(func=bind(cmd_sweep))
 

@@ -1,18 +1,22 @@
 """A sweep: build each preset's variant for each runtime, profile and evaluate it on the target.
 
-The FP32 model on each runtime is the baseline its variants are compared with (speed-up,
-size ratio, accuracy delta). A generator of events, like every long piece of engine work.
+The FP32 model on each runtime and device is the baseline its variants are compared with
+(speed-up, size ratio, accuracy delta); with several devices, each row also gives its p50
+against the same variant on the first device. Variants are built once on the host and
+profiled on every device in turn. A generator of events, like every long piece of engine
+work.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from engines.bench.spec import RunPolicy
 from engines.compress.recipe import Recipe, fp32
+from engines.devices.base import Device
 from engines.store.db import Store
 
 RUNTIME_TARGETS = {"onnxruntime": "onnx", "litert": "tflite", "torch": "torch"}
@@ -45,74 +49,122 @@ def accuracy_of(evaluation: dict[str, Any] | None) -> tuple[str, float | None]:
 
 
 def sweep(
-    request: SweepRequest, store: Store, cancel: threading.Event | None = None
+    request: SweepRequest,
+    store: Store,
+    cancel: threading.Event | None = None,
+    devices: Sequence[Device] = (),
 ) -> Iterator[dict[str, Any]]:
-    """Yield log/progress events and one `row` per (variant, runtime), then `done`."""
-    from engines.bench.profile import ProfileRequest, profile
-    from engines.compress.build import VariantRequest, build_variant, default_data
-    from engines.errors import EdgeBenchError
+    """Yield log/progress events and one `row` per (variant, runtime, device), then `done`."""
+    from engines.compress.build import default_data
+    from engines.devices.local import LocalDevice
     from engines.models.refs import resolve
 
+    targets = list(devices) or [LocalDevice()]
     source = resolve(request.model, store, trust_code=request.trust_code)
     evaluate_data = request.evaluate_data or default_data(source, "evaluation")
     recipes = (fp32(), *[r for r in request.recipes if r.name != "fp32"])
     rows: list[dict[str, Any]] = []
-    total = len(recipes) * len(request.runtimes)
+    total = len(recipes) * len(request.runtimes) * len(targets)
     done = 0
     for runtime in request.runtimes:
-        target = RUNTIME_TARGETS.get(runtime, "onnx")
-        baseline: dict[str, Any] | None = None
+        baselines: dict[str, dict[str, Any]] = {}
         for recipe in recipes:
             if cancel is not None and cancel.is_set():
                 return
-            label = f"{recipe.name} on {runtime}"
-            yield {"type": "log", "level": "info", "message": f"[{done + 1}/{total}] {label}"}
-            row: dict[str, Any] = {"variant": recipe.name, "runtime": runtime}
-            try:
-                artifact_id = source.id
-                if recipe.steps:
-                    variant_request = VariantRequest(
-                        model=f"artifact:{source.id}",
-                        recipe=recipe,
-                        target=target,
-                        calibration=request.calibration,
-                    )
-                    for event in build_variant(variant_request, store, cancel):
-                        if event["type"] == "variant":
-                            artifact_id = event["artifact_id"]
-                            row["reports"] = event["reports"]
-                        else:
-                            yield {"type": "log", "level": "info", "message": event["message"]}
-                profile_request = ProfileRequest(
-                    model=f"artifact:{artifact_id}",
-                    runtime=runtime,
-                    threads=request.threads,
-                    policy=request.policy,
-                    evaluate_data=evaluate_data,
-                    evaluate_limit=request.evaluate_limit,
+            built: dict[str, Any] = {}
+            first: dict[str, Any] | None = None
+            for device in targets:
+                if cancel is not None and cancel.is_set():
+                    return
+                label = f"{recipe.name} on {runtime}, {device.name}"
+                yield {"type": "log", "level": "info", "message": f"[{done + 1}/{total}] {label}"}
+                row = yield from _sweep_row(
+                    request, store, source, recipe, runtime, device, built, evaluate_data, cancel
                 )
-                for event in profile(profile_request, store):
-                    if event["type"] == "spec":
-                        row["model_file_bytes"] = event["model_file_bytes"]
-                        row["artifact_id"] = event["artifact_id"]
-                        row["format"] = store.artifact(event["artifact_id"]).format
-                    elif event["type"] == "result":
-                        row["result"] = event
-                    elif event["type"] == "error":
-                        row["error"] = event
-                    elif event["type"] == "stored":
-                        row["run_id"] = event["run_id"]
-                    elif event["type"] in ("log", "progress", "phase"):
-                        yield event
-            except EdgeBenchError as exc:
-                row["error"] = {"error_type": "failed", "message": exc.message}
-            done += 1
-            _figures(row, baseline)
-            if recipe.name == "fp32" and "result" in row:
-                baseline = row
-            rows.append(row)
-            yield {"type": "row", "row": row, "fraction": done / total}
-    yield {"type": "done", "rows": rows, "evaluation_data": evaluate_data}
+                done += 1
+                _figures(row, baselines.get(device.name))
+                if first is None:
+                    first = row
+                elif first.get("p50_ms") and row.get("p50_ms"):
+                    row["vs_first_device"] = row["p50_ms"] / first["p50_ms"]
+                if recipe.name == "fp32" and "result" in row:
+                    baselines[device.name] = row
+                rows.append(row)
+                yield {"type": "row", "row": row, "fraction": done / total}
+    yield {
+        "type": "done",
+        "rows": rows,
+        "evaluation_data": evaluate_data,
+        "devices": [d.name for d in targets],
+    }
+
+
+def _sweep_row(
+    request: SweepRequest,
+    store: Store,
+    source: Any,
+    recipe: Recipe,
+    runtime: str,
+    device: Device,
+    built: dict[str, Any],
+    evaluate_data: str,
+    cancel: threading.Event | None,
+) -> Generator[dict[str, Any], None, dict[str, Any]]:
+    """Build the variant once (kept in `built`), then profile and evaluate it on `device`."""
+    from engines.bench.profile import ProfileRequest, profile
+    from engines.compress.build import VariantRequest, build_variant
+    from engines.errors import EdgeBenchError
+
+    target = RUNTIME_TARGETS.get(runtime, "onnx")
+    row: dict[str, Any] = {"variant": recipe.name, "runtime": runtime, "device": device.name}
+    if not built:
+        try:
+            built["artifact_id"] = source.id
+            if recipe.steps:
+                variant_request = VariantRequest(
+                    model=f"artifact:{source.id}",
+                    recipe=recipe,
+                    target=target,
+                    calibration=request.calibration,
+                )
+                for event in build_variant(variant_request, store, cancel):
+                    if event["type"] == "variant":
+                        built["artifact_id"] = event["artifact_id"]
+                        built["reports"] = event["reports"]
+                    else:
+                        yield {"type": "log", "level": "info", "message": event["message"]}
+        except EdgeBenchError as exc:
+            built["error"] = {"error_type": "failed", "message": exc.message}
+    if "error" in built:
+        row["error"] = built["error"]
+        return row
+    try:
+        if "reports" in built:
+            row["reports"] = built["reports"]
+        profile_request = ProfileRequest(
+            model=f"artifact:{built['artifact_id']}",
+            runtime=runtime,
+            threads=request.threads,
+            policy=request.policy,
+            evaluate_data=evaluate_data,
+            evaluate_limit=request.evaluate_limit,
+        )
+        for event in profile(profile_request, store, device):
+            if event["type"] == "spec":
+                row["model_file_bytes"] = event["model_file_bytes"]
+                row["artifact_id"] = event["artifact_id"]
+                row["format"] = store.artifact(event["artifact_id"]).format
+            elif event["type"] == "result":
+                row["result"] = event
+            elif event["type"] == "error":
+                row["error"] = event
+            elif event["type"] == "stored":
+                row["run_id"] = event["run_id"]
+            elif event["type"] in ("log", "progress", "phase"):
+                yield event
+    except EdgeBenchError as exc:
+        row["error"] = {"error_type": "failed", "message": exc.message}
+    return row
 
 
 def _figures(row: dict[str, Any], baseline: dict[str, Any] | None) -> None:
