@@ -107,7 +107,7 @@ def _sweep_row(
     runtime: str,
     device: Device,
     built: dict[str, Any],
-    evaluate_data: str,
+    evaluate_data: str | None,
     cancel: threading.Event | None,
 ) -> Generator[dict[str, Any], None, dict[str, Any]]:
     """Build the variant once (kept in `built`), then profile and evaluate it on `device`."""
