@@ -1,6 +1,6 @@
 """The main window: a sidebar of pages, menus and shortcuts, drag and drop, a status bar.
 
-Models, Compress, Profile, Compare and History are pages over one `Workspace`. Closing
+Models, Compress, Profile, Compare, History and Devices are pages over one `Workspace`. Closing
 the window cancels running jobs and waits for them, so no child process outlives it.
 """
 
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.workspace import Workspace
 
-PAGES = ("Models", "Compress", "Profile", "Compare", "History")
+PAGES = ("Models", "Compress", "Profile", "Compare", "History", "Devices")
 STYLE_SHEET = Path(__file__).resolve().parents[1] / "resources" / "style.qss"
 MODEL_FILTER = "Models (*.onnx *.tflite *.pt2 *.pt *.pth);;All files (*)"
 MAX_RECENT = 8
@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
     def _build_pages(self) -> None:
         from app.pages.compare import ComparePage
         from app.pages.compress import CompressPage
+        from app.pages.devices import DevicesPage
         from app.pages.history import HistoryPage
         from app.pages.models import ModelsPage
         from app.pages.profile import ProfilePage
@@ -87,7 +88,9 @@ class MainWindow(QMainWindow):
         self.sidebar.setFixedWidth(160)
         self.stack = QStackedWidget()
         for name, cls in zip(
-            PAGES, (ModelsPage, CompressPage, ProfilePage, ComparePage, HistoryPage), strict=True
+            PAGES,
+            (ModelsPage, CompressPage, ProfilePage, ComparePage, HistoryPage, DevicesPage),
+            strict=True,
         ):
             page = cls(self.workspace)
             self.pages[name] = page

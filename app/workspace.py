@@ -6,6 +6,7 @@ through their own connection. Signals tell pages when to refresh.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ class Workspace(QObject):
     profile_requested = Signal(list)
     #: Ask the Compare page to show these run ids.
     compare_requested = Signal(list)
+    #: A device profile was added, edited or removed (the Devices page).
+    devices_changed = Signal()
 
     def __init__(self, db_path: str | Path) -> None:
         super().__init__()
@@ -40,13 +43,22 @@ class Workspace(QObject):
         self.current_artifact_id = artifact_id
         self.current_artifact_changed.emit(artifact_id)
 
-    def start_job(self, factory: EventFactory, label: str) -> EventWorker:
+    def start_job(
+        self,
+        factory: EventFactory,
+        label: str,
+        connect: Callable[[EventWorker], None] | None = None,
+    ) -> EventWorker:
+        """Start a job; `connect` connects its signals before its thread starts, so not
+        even an instant failure is emitted to nobody."""
         worker = EventWorker(factory, label)
         self.jobs.append(worker)
         # Bound slots of this GUI-thread object, not lambdas: a lambda would run in the
         # worker's thread (PySide6 has no thread affinity for plain callables).
         worker.finished.connect(self._job_finished)
         worker.failed.connect(self._job_failed)
+        if connect is not None:
+            connect(worker)
         worker.start()
         self.jobs_changed.emit()
         return worker
