@@ -14,7 +14,8 @@ numpy and the runtime it is asked to use. Protocol, one JSON object per line:
   {"type": "error", "error_type", "phase", "message", "details"}
 
 Standard input carries the spec on its first line; after that, the line "cancel" or EOF
-(the parent went away) ends the agent at once.
+(the parent went away) ends the agent at once, and so does silence longer than the spec's
+`parent_heartbeat_s` when set (remote parents send "ping" lines).
 """
 
 from __future__ import annotations
@@ -72,9 +73,22 @@ class SampleStream:
         self._last_flush = now or time.perf_counter()
 
 
-def _watch_stdin() -> None:
-    """Exit as soon as the parent says cancel or disappears (EOF)."""
+def _watch_stdin(heartbeat_s: float | None) -> None:
+    """Exit as soon as the parent says cancel or disappears (EOF), or, with a heartbeat,
+    when the parent has sent nothing (not even "ping") for `heartbeat_s`."""
+    last_seen = [time.monotonic()]
+
+    def watchdog() -> None:
+        assert heartbeat_s is not None
+        while True:
+            time.sleep(min(1.0, heartbeat_s / 4))
+            if time.monotonic() - last_seen[0] > heartbeat_s:
+                os._exit(131)
+
+    if heartbeat_s:
+        threading.Thread(target=watchdog, name="edgebench-heartbeat", daemon=True).start()
     for line in sys.stdin:
+        last_seen[0] = time.monotonic()
         if line.strip() == "cancel":
             break
     os._exit(130)
@@ -417,7 +431,10 @@ def main() -> int:
             }
         )
         return 2
-    threading.Thread(target=_watch_stdin, name="edgebench-stdin", daemon=True).start()
+    heartbeat = spec_data.get("parent_heartbeat_s") if isinstance(spec_data, dict) else None
+    threading.Thread(
+        target=_watch_stdin, args=(heartbeat,), name="edgebench-stdin", daemon=True
+    ).start()
     run_spec(spec_data, emit)
     sys.stdout.flush()
     os._exit(0)  # do not wait on runtime thread pools

@@ -62,6 +62,9 @@ class BenchSpec:
     #: Accuracy on the target: {"data_path": .npz from engines.evaluate.datasets.save_npz,
     #: "description": words for reports, "limit": max samples or None}.
     evaluate: dict[str, Any] | None = None
+    #: Remote devices: the agent exits when no line arrives from its parent for this long
+    #: (the parent pings), so a run ends when the device loses its controller.
+    parent_heartbeat_s: float | None = None
     #: Test-only fault injection; the agent honours it only with EDGEBENCH_ALLOW_FAULTS=1.
     fault: str | None = None
     version: int = SPEC_VERSION

@@ -87,6 +87,7 @@ class LocalDevice(Device):
         deadline = time.monotonic() + self.budgets.start_s
 
         while True:
+            self._tick(proc)
             if self._cancel.is_set():
                 try:
                     assert proc.stdin is not None
@@ -143,6 +144,9 @@ class LocalDevice(Device):
             kill_group(proc)
             returncode = proc.returncode
         yield self._exit_error(returncode, phase, details())
+
+    def _tick(self, proc: subprocess.Popen) -> None:
+        """Called about every 100 ms while the agent runs (remote devices ping it)."""
 
     def _exit_error(self, returncode: int | None, phase: str, details: str) -> dict[str, Any]:
         message, signal_used = crash_message(returncode, phase)

@@ -16,6 +16,7 @@ import os
 import secrets
 import subprocess
 import tempfile
+import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from engines.errors import BadInput, RunFailed
 from engines.process import Child, crash_message, start_command
 
 CONTROL_PERSIST_S = 120
+PING_EVERY_S = 2.0
 UPLOAD_CHUNK_BYTES = 1 << 20
 EXTENSIONS = {"onnx": ".onnx", "tflite": ".tflite", "pt2": ".pt2", "torchscript": ".pt"}
 
@@ -114,6 +116,7 @@ class SshDevice(LocalDevice):
         self._root: str | None = None
         self._bundle_path: str | None = None
         self._probe: dict[str, Any] | None = None
+        self._next_ping = 0.0
 
     # connection -------------------------------------------------------------------------
 
@@ -349,7 +352,22 @@ class SshDevice(LocalDevice):
         phases = ("start", "verify", "load", "first", "warmup", "measure", "finish")
         wall = sum(self.budgets.for_phase(p, spec) for p in phases)
         self._wall_budget_s = wall + (self.budgets.evaluate_s if spec.evaluate else 0.0)
-        yield from super().run(spec)
+        # The agent ends itself when our pings stop: a device that loses its network keeps
+        # nothing running (sshd alone may not notice a vanished client for hours).
+        c = self.connection
+        heartbeat = max(10.0, 2.0 * c.keepalive_interval_s * c.keepalive_count)
+        yield from super().run(dataclasses.replace(spec, parent_heartbeat_s=heartbeat))
+
+    def _tick(self, proc: subprocess.Popen) -> None:
+        now = time.monotonic()
+        if now < self._next_ping or proc.stdin is None:
+            return
+        self._next_ping = now + PING_EVERY_S
+        try:
+            proc.stdin.write(b"ping\n")
+            proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # ssh has gone: its exit is reported by the event loop
 
     def _exit_error(self, returncode: int | None, phase: str, details: str) -> dict[str, Any]:
         from engines.bench.events import error_event

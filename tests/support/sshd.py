@@ -33,13 +33,17 @@ def keygen(path: Path) -> Path:
 
 @dataclass
 class SshServer:
-    """One sshd process (`-D`: it stays our child) serving one authorized key."""
+    """One sshd daemon serving one authorized key.
+
+    sshd detaches (no `-D`), like a device's own server: its sessions are not children of
+    the test process, whose guard checks that tests leave no children behind.
+    """
 
     dir: Path
     port: int
     client_key: Path
     host_key: Path
-    proc: subprocess.Popen | None = None
+    pid: int | None = None
 
     @classmethod
     def create(cls, folder: Path, client_key: Path | None = None) -> SshServer:
@@ -73,41 +77,47 @@ class SshServer:
         )
         if os.geteuid() == 0:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.dir / "sshd.log", "ab"),  # noqa: SIM115 (lives with the server)
+        log = self.dir / "sshd.log"
+        started = subprocess.run(
+            [SSHD, "-f", str(config), "-E", str(log)], capture_output=True, text=True, timeout=30
         )
+        if started.returncode != 0:
+            raise RuntimeError(f"sshd did not start: {started.stderr}{log.read_text()[-2000:]}")
         deadline = time.monotonic() + 10
+        pid_file = self.dir / "sshd.pid"
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"sshd exited: {(self.dir / 'sshd.log').read_text()[-2000:]}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                self.pid = int(pid_file.read_text().strip())
                 return self
-            except OSError:
+            except (OSError, ValueError):
                 time.sleep(0.05)
-        raise RuntimeError("sshd did not start listening within 10 s")
+        raise RuntimeError(f"sshd did not start listening within 10 s: {log.read_text()[-2000:]}")
+
+    def processes(self) -> list:
+        """The listener and every session process it serves."""
+        import psutil
+
+        if self.pid is None:
+            return []
+        try:
+            listener = psutil.Process(self.pid)
+            return [listener, *listener.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
 
     def stop(self) -> None:
         """Kill the listener and every session it serves (a cut connection)."""
-        if self.proc is None:
-            return
         import psutil
 
-        try:
-            sessions = psutil.Process(self.proc.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            sessions = []
-        self.proc.kill()
-        self.proc.wait(timeout=10)
-        for session in sessions:
+        processes = self.processes()
+        for proc in processes:
             try:
-                session.kill()
+                proc.kill()
             except psutil.Error:
                 pass
-        psutil.wait_procs(sessions, timeout=10)
-        self.proc = None
+        psutil.wait_procs(processes, timeout=10)
+        self.pid = None
 
     def connection(self, cache_dir: Path, **overrides: object):
         from engines.devices.profile import SshConnection
