@@ -37,6 +37,7 @@ bench: setup
 	$(PY) tests/benchmarks/bench_compression.py
 	QT_QPA_PLATFORM=offscreen $(PY) tests/benchmarks/bench_gui.py
 	$(PY) tests/benchmarks/bench_report.py
+	$(PY) tests/benchmarks/bench_devices.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
