@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from engines.report.units import ms, size
+
+__all__ = ["count", "ms", "size", "table"]
+
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
@@ -23,27 +27,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 def _numeric(text: str) -> bool:
     head = text.split(" ")[0].replace(".", "", 1).replace("-", "", 1)
     return text in ("", "-") or head.isdigit()
-
-
-def ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value >= 100:
-        return f"{value:.1f}"
-    if value >= 1:
-        return f"{value:.3f}"
-    return f"{value:.4f}"
-
-
-def size(n_bytes: float | None) -> str:
-    if n_bytes is None:
-        return "-"
-    value = float(n_bytes)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(value) < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
 
 
 def count(n: float | None) -> str:

@@ -1,6 +1,6 @@
 """How the report prints numbers: milliseconds, bytes, ratios and percentages.
 
-The same rules as the CLI's tables (app/formatting.py), so a figure reads the same in the
+The CLI's tables (app/formatting.py) use these too, so a figure reads the same in the
 terminal, on the Compare page and in a PDF.
 """
 
