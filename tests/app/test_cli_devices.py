@@ -139,3 +139,27 @@ def test_test_info_profile_evaluate_and_sweep_on_the_device(
     assert main(["runs", "list", "--json"]) == EXIT_OK
     runs = json.loads(capsys.readouterr().out)
     assert {r["device"] for r in runs} == {"pi5", "local-cpu"}
+
+
+def test_local_cuda_says_clearly_when_cuda_is_missing(tiny_models, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime") is None:
+        pytest.fail("onnxruntime is a dependency")
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this machine has CUDA: the local-cuda run is covered by the device check")
+    code = main(
+        [
+            "profile",
+            str(tiny_models.onnx),
+            "--runtime",
+            "onnxruntime",
+            *FAST,
+            "--device",
+            "local-cuda",
+        ]
+    )
+    assert code == EXIT_BAD_INPUT
+    assert "CUDA requested for onnxruntime, but it is unavailable" in capsys.readouterr().err
