@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -195,19 +193,10 @@ def save_device(profile: DeviceProfile, replace: bool = False) -> Path:
             f"a device named {checked.name!r} exists already ({existing.source})",
             "choose another name, or edit it (edgebench devices add ... --replace)",
         )
-    folder = user_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{checked.name}.toml"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{checked.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from engines.atomic import write_atomically
+
+    path = user_dir() / f"{checked.name}.toml"
+    write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
 
 

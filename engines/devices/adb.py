@@ -20,7 +20,6 @@ checked with the device's `sha256sum` (toybox) and only then renamed to their ha
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import queue
 import re
@@ -42,6 +41,7 @@ from engines.devices.local import LocalDevice
 from engines.devices.profile import AdbConnection, DeviceProfile
 from engines.devices.remote import shell_command
 from engines.errors import BadInput, RunFailed
+from engines.models.artifacts import sha256_file
 from engines.process import EOF_MARK, Child, crash_message, start_command
 
 #: (argv, timeout_s) -> (returncode, stdout, stderr). Injected in tests: no phone here.
@@ -121,14 +121,6 @@ def remote_name(work_dir: str, kind: str, sha256: str, suffix: str) -> str:
 
 def _tail(text: str, limit: int = OUTPUT_TAIL_CHARS) -> str:
     return text[-limit:]
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --- running adb ---------------------------------------------------------------------

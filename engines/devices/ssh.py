@@ -29,6 +29,7 @@ from engines.devices.local import LocalDevice
 from engines.devices.profile import DeviceProfile, SshConnection
 from engines.devices.remote import shell_command
 from engines.errors import BadInput, RunFailed
+from engines.models.artifacts import sha256_file
 from engines.process import Child, crash_message, start_command
 
 CONTROL_PERSIST_S = 120
@@ -318,16 +319,18 @@ class SshDevice(LocalDevice):
         root = self.root()
         model = spec.model
         model_path = Path(model.path)
-        folder = f"{root}/models/{model.sha256 or _sha256(model_path)}"
+        folder = f"{root}/models/{model.sha256 or sha256_file(model_path)}"
         remote_model = f"{folder}/model{EXTENSIONS.get(model.format, '.bin')}"
-        files = [(model_path, remote_model, model.sha256 or _sha256(model_path), "model")]
+        files = [(model_path, remote_model, model.sha256 or sha256_file(model_path), "model")]
         for relative in model.data_files:
             local = model_path.parent / relative
-            files.append((local, f"{folder}/{relative}", _sha256(local), f"model data {relative}"))
+            files.append(
+                (local, f"{folder}/{relative}", sha256_file(local), f"model data {relative}")
+            )
         evaluate = spec.evaluate
         if evaluate:
             data = Path(evaluate["data_path"])
-            data_sha = _sha256(data)
+            data_sha = sha256_file(data)
             remote_data = f"{root}/data/{data_sha}.npz"
             files.append((data, remote_data, data_sha, "evaluation data"))
             evaluate = {**evaluate, "data_path": remote_data}
@@ -394,13 +397,3 @@ class SshDevice(LocalDevice):
         return error_event(
             "crashed", phase, f"the agent on {self.name!r} {message}", details, **extra
         )
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

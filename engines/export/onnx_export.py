@@ -7,7 +7,7 @@ cannot trace the model, `ExportFailed` carries ONE readable line with the real r
 torch.export / dynamo error found in the exception chain, not the exporter's wrapper) and
 the full text in `details`.
 
-Shared with the TFLite exporter: `ExportFailed`, `describe_export_error`, `write_atomically`.
+Shared with the TFLite exporter: `ExportFailed`, `describe_export_error`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import re
 import sys
 import traceback
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engines.atomic import write_atomically
 from engines.errors import BadInput, RunFailed
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -86,35 +86,6 @@ def describe_export_error(exc: BaseException, what: str) -> ExportFailed:
     message = f"{what}: {reason}" + (f" (at {where})" if where else "")
     details = _ANSI.sub("", "".join(traceback.format_exception(exc)))
     return ExportFailed(message, details)
-
-
-def write_atomically(dst: Path, write: Callable[[Path], None]) -> None:
-    """`write(tmp)` a temp file next to `dst`, fsync it, rename it to `dst`.
-
-    The temp name keeps dst's suffix (some writers pick the format from it). On any
-    failure, the temp file is removed and `dst` is untouched.
-    """
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.stem}.{os.getpid()}.tmp{dst.suffix}")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable; not every platform lets us open a folder
-        fd = os.open(dst.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _value_info(value: Any) -> dict[str, Any]:

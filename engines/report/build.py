@@ -57,7 +57,7 @@ def build_report(
     request: ReportRequest, store: Store, cancel: threading.Event | None = None
 ) -> Iterator[dict[str, Any]]:
     from engines import __version__
-    from engines.export.onnx_export import write_atomically
+    from engines.atomic import write_atomically
     from engines.report import companions
     from engines.report.collect import load_runs
     from engines.report.document import render

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from engines.atomic import write_atomically
 from engines.errors import BadInput, RunFailed
-from engines.export.onnx_export import ExportFailed, describe_export_error, write_atomically
+from engines.export.onnx_export import ExportFailed, describe_export_error
 from engines.export.parity import (
     TOLERANCES,
     ShapeMismatch,
