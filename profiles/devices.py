@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +23,7 @@ from engines.devices.profile import (
     SshConnection,
 )
 from engines.errors import BadInput
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from profiles.toml_files import parse_toml, read_toml
 
 BUILTIN_DIR = Path(__file__).parent / "devices"
 ALLOWED = {"name", "kind", "connection", "runtimes", "threads", "notes"}
@@ -130,12 +125,7 @@ def parse_profile(data: dict[str, Any], where: str, builtin: bool = False) -> De
 
 
 def load_file(path: Path, builtin: bool = False) -> DeviceProfile:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"{path}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot be read: {exc.strerror}") from None
+    data = read_toml(path)
     return parse_profile(data, str(path), builtin)
 
 
@@ -184,7 +174,7 @@ def to_toml(data: dict[str, Any]) -> str:
 def save_device(profile: DeviceProfile, replace: bool = False) -> Path:
     """Validate and write a user device profile atomically; returns its file."""
     text = to_toml(profile.to_dict())
-    checked = parse_profile(tomllib.loads(text), f"device {profile.name!r}")
+    checked = parse_profile(parse_toml(text), f"device {profile.name!r}")
     existing = all_devices().get(checked.name)
     if existing and existing.builtin:
         raise BadInput(f"{checked.name!r} is a built-in device; choose another name")

@@ -6,17 +6,12 @@ validated when loaded; an error names the file and the field.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from engines.compress.recipe import Recipe, RecipeStep, validate
 from engines.errors import BadInput
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from profiles.toml_files import read_toml
 
 BUILTIN_DIR = Path(__file__).parent / "presets"
 TEXT_FIELDS = ("label", "description", "applies_to", "typical")
@@ -67,12 +62,7 @@ def parse_preset(data: dict[str, Any], where: str) -> Recipe:
 
 
 def load_file(path: Path) -> Recipe:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"{path}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot be read: {exc.strerror}") from None
+    data = read_toml(path)
     return parse_preset(data, str(path))
 
 
