@@ -271,3 +271,22 @@ def test_a_lost_device_ends_the_job_and_the_remote_agent(fault, tiny_models, tmp
         device.close()
     with Store(tmp_path / "runs.sqlite") as store:
         assert store.runs()[0].status == "failed"
+
+
+def test_a_report_puts_the_device_run_beside_the_local_one(device, tiny_models, store, tmp_path):
+    from engines.report.build import ReportRequest, write_report
+
+    request = ProfileRequest(str(tiny_models.onnx), "onnxruntime", threads=1, policy=FAST)
+    ids = []
+    for target in (None, device):
+        stored = [e for e in profile(request, store, target) if e["type"] == "stored"]
+        ids.append(stored[0]["run_id"])
+    out = tmp_path / "devices.pdf"
+    write_report(ReportRequest(run_ids=tuple(ids), out=out, baseline_id=ids[0]), store)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "loopback" in text and "local-cpu" in text
+    assert "--device loopback" in text  # the command that re-creates the device run
+    remote = store.run(ids[1])
+    assert remote.environment["hostname"] and remote.device == "loopback"
