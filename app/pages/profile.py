@@ -1,10 +1,11 @@
-"""The Profile page: pick models and runtimes, run them one at a time, watch them live.
+"""The Profile page: pick models, runtimes and devices, run them, watch them live.
 
-Each (model, runtime) pair is one job through `Workspace.start_job`; the job opens its own
-store connection in its own thread. Event slots only append to the live view's buffers;
-the view redraws from its own timer, so thousands of samples a second never stall the
-window. Finished jobs land in a results table with their summary and, on failure, the
-agent's message and details.
+Each (model, runtime, device) is one job through `Workspace.start_job`; the job opens its
+own store connection in its own thread. Each device has its own queue (one job at a time
+on a device, so runs there do not disturb each other); different devices run at once.
+Event slots only append to the live view's buffers; the view redraws from its own timer,
+so thousands of samples a second never stall the window. Finished jobs land in a results
+table with their summary and, on failure, the agent's message and details.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import dataclasses
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -77,6 +78,8 @@ BATCH_WINDOW_S = 0.03
 STREAMED = frozenset({"sample", "memory", "progress"})
 #: How long a job's thread waits for the page to connect to its signals (see `_start_next`).
 CONNECT_WAIT_S = 10.0
+DEFAULT_DEVICE = "local-cpu"
+HOST_KEY_ERRORS = ("UnknownHostKey", "ChangedHostKey")
 
 
 def runtimes_for(fmt: str) -> list[str]:
@@ -94,42 +97,65 @@ def runtimes_for(fmt: str) -> list[str]:
 
 @dataclass
 class ProfileJob:
-    """One (model, runtime) pair of the queue and what became of it."""
+    """One (model, runtime, device) of the queue and what became of it."""
 
     artifact_id: int
     model: str
     runtime: str
+    device: str = DEFAULT_DEVICE
     status: str = QUEUED
     run_id: int | None = None
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     model_file_bytes: int | None = None
+    #: What arrived so far, so the live view can switch to this job while it runs.
+    samples_ms: list[float] = field(default_factory=list)
+    memory: list[tuple[float, int]] = field(default_factory=list)
+    phase: str = "preparing"
+    progress: dict[str, Any] | None = None
 
     @property
     def statistics(self) -> dict[str, Any]:
         return (self.result or {}).get("statistics") or {}
 
 
-def plan_jobs(artifacts: Sequence[ArtifactRow], runtimes: Sequence[str]) -> list[ProfileJob]:
-    """Every checked model on every checked runtime that can take it, model by model."""
+def plan_jobs(
+    artifacts: Sequence[ArtifactRow],
+    runtimes: Sequence[str],
+    devices: Sequence[str] = (DEFAULT_DEVICE,),
+    device_runtimes: Mapping[str, Sequence[str]] | None = None,
+) -> list[ProfileJob]:
+    """Every checked model on every checked runtime that can take it, on every checked
+    device (a device that names its runtimes gets only those), model by model."""
+    allowed = device_runtimes or {}
     return [
-        ProfileJob(artifact.id, artifact.name, runtime)
+        ProfileJob(artifact.id, artifact.name, runtime, device)
         for artifact in artifacts
         for runtime in runtimes
         if runtime in runtimes_for(artifact.format)
+        for device in devices
+        if not allowed.get(device) or runtime in allowed[device]
     ]
 
 
 def profile_events(
-    workspace: Workspace, request: Any, device: Any, connected: threading.Event
+    workspace: Workspace, request: Any, device: Any, connected: threading.Event | None = None
 ) -> Iterator[dict[str, Any]]:
     """The job's generator, run in the job's thread with its own store connection
     (sqlite connections must not cross threads)."""
     from engines.bench.profile import profile
 
-    connected.wait(CONNECT_WAIT_S)
+    if connected is not None:
+        connected.wait(CONNECT_WAIT_S)
     with workspace.store() as store:
         yield from batched(profile(request, store, device))
+
+
+def close_events(device: Any) -> Iterator[dict[str, Any]]:
+    """End a device's shared connection when its queue is done (ssh -O exit: off the GUI
+    thread, like every call that reaches a device)."""
+    device.close()
+    yield {"type": "closed", "device": device.name}
 
 
 def batched(
@@ -160,7 +186,8 @@ def batched(
 
 
 class SetupPanel(QWidget):
-    """What to run: models × runtimes, threads, run policy and optional evaluation data."""
+    """What to run: models × runtimes × devices, threads, run policy and optional
+    evaluation data."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -183,9 +210,30 @@ class SetupPanel(QWidget):
             runtime_layout.addWidget(box)
         runtime_layout.addStretch(1)
 
+        self.devices = QListWidget()
+        self.devices.setToolTip(
+            "Check where to run: each device runs one job at a time, different devices "
+            "run at once. Add devices on the Devices page."
+        )
+        self.devices.setMaximumHeight(92)
+        self.device_runtimes: dict[str, tuple[str, ...]] = {}
+        self.devices_error = QLabel()
+        self.devices_error.setTextFormat(Qt.TextFormat.PlainText)
+        self.devices_error.setWordWrap(True)
+        self.devices_error.setStyleSheet(f"color: {FAILED_COLOUR};")
+        self.devices_error.setVisible(False)
+        devices_box = QGroupBox("Devices")
+        devices_layout = QVBoxLayout(devices_box)
+        devices_layout.addWidget(self.devices)
+        devices_layout.addWidget(self.devices_error)
+
         self.threads = QSpinBox()
-        self.threads.setRange(1, max(256, os.cpu_count() or 1))
-        self.threads.setToolTip("Threads for the runtime; default: physical cores")
+        self.threads.setRange(0, max(256, os.cpu_count() or 1))
+        self.threads.setSpecialValueText("each device's default")
+        self.threads.setToolTip(
+            "Threads for the runtime; lowest: each device's own default (its profile's "
+            "threads, else its physical cores)"
+        )
         self.warmup_runs = QSpinBox()
         self.warmup_runs.setRange(0, 100_000)
         self.warmup_runs.setToolTip("Warm-up lasts until both this many runs and 0.5 s are met")
@@ -216,11 +264,59 @@ class SetupPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(models_box, 1)
         layout.addWidget(runtime_box)
+        layout.addWidget(devices_box)
         layout.addWidget(settings_box)
         from engines.bench.profile import default_threads
 
         self.threads.setValue(default_threads())
         self.set_policy(self._base_policy)
+        self.refresh_devices()
+
+    # ------------------------------------------------------------------ devices
+
+    def refresh_devices(self) -> None:
+        """Re-read the device profiles, keeping what was checked (local-cpu at first)."""
+        from profiles.devices import all_devices
+
+        checked = set(self.checked_devices()) or {DEFAULT_DEVICE}
+        try:
+            profiles = all_devices()
+            self.devices_error.setVisible(False)
+        except Exception as exc:  # a broken profile file: say so, keep this machine
+            profiles = {}
+            self.devices_error.setText(getattr(exc, "message", str(exc)))
+            self.devices_error.setVisible(True)
+        self.device_runtimes = {name: p.runtimes for name, p in profiles.items()}
+        self.devices.blockSignals(True)
+        self.devices.clear()
+        for name, device in (profiles or {DEFAULT_DEVICE: None}).items():
+            where = device.describe() if device is not None else "this machine (cpu)"
+            item = QListWidgetItem(f"{name}  ·  {where}")
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            state = Qt.CheckState.Checked if name in checked else Qt.CheckState.Unchecked
+            item.setCheckState(state)
+            tip = where
+            if device is not None and device.runtimes:
+                tip += f"\nruns only: {', '.join(device.runtimes)}"
+            if device is not None and device.notes:
+                tip += f"\n{device.notes}"
+            item.setToolTip(tip)
+            self.devices.addItem(item)
+        self.devices.blockSignals(False)
+
+    def checked_devices(self) -> list[str]:
+        return [
+            str(item.data(Qt.ItemDataRole.UserRole))
+            for item in map(self.devices.item, range(self.devices.count()))
+            if item.checkState() == Qt.CheckState.Checked
+        ]
+
+    def select_devices(self, names: Sequence[str]) -> None:
+        wanted = set(names)
+        for item in map(self.devices.item, range(self.devices.count())):
+            checked = str(item.data(Qt.ItemDataRole.UserRole)) in wanted
+            item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
 
     # ------------------------------------------------------------------ models
 
@@ -314,9 +410,10 @@ def _tree_order(artifacts: Sequence[ArtifactRow]) -> list[tuple[ArtifactRow, int
 
 
 class ResultsTable(QTableWidget):
-    """One row per job of the queue: model, runtime, status, p50, p99, run id."""
+    """One row per job of the queue: model, runtime, device, status, p50, p99, run id."""
 
-    HEADERS = ("Model", "Runtime", "Status", "p50 (ms)", "p99 (ms)", "Run")
+    HEADERS = ("Model", "Runtime", "Device", "Status", "p50 (ms)", "p99 (ms)", "Run")
+    STATUS, P50, P99, RUN = 3, 4, 5, 6
 
     def __init__(self) -> None:
         super().__init__(0, len(self.HEADERS))
@@ -328,12 +425,12 @@ class ResultsTable(QTableWidget):
         header = self.horizontalHeader()
         for column in range(len(self.HEADERS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(self.STATUS, QHeaderView.ResizeMode.Stretch)
         # One line per job; a long error is elided here and shown whole in the summary.
         self.setWordWrap(False)
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.horizontalHeaderItem(3).setToolTip("Nearest-rank sorted[floor(n*0.5)]")
-        self.horizontalHeaderItem(4).setToolTip("Nearest-rank sorted[floor(n*0.99)]")
+        self.horizontalHeaderItem(self.P50).setToolTip("Nearest-rank sorted[floor(n*0.5)]")
+        self.horizontalHeaderItem(self.P99).setToolTip("Nearest-rank sorted[floor(n*0.99)]")
 
     def show_jobs(self, jobs: Sequence[ProfileJob]) -> None:
         self.setRowCount(len(jobs))
@@ -345,9 +442,12 @@ class ResultsTable(QTableWidget):
         status = job.status
         if job.status == FAILED and job.error:
             status = f"failed: {job.error.get('message', '')}"
+        if job.status == NOT_RUN and job.error:
+            status = f"not run: {job.error.get('message', '')}"
         cells = (
             job.model,
             job.runtime,
+            job.device,
             status,
             ms(stats.get("p50_ms")) if stats else "",
             ms(stats.get("p99_ms")) if stats else "",
@@ -355,9 +455,9 @@ class ResultsTable(QTableWidget):
         )
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
-            if column >= 3:
+            if column >= self.P50:
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            if column == 2 and job.status == FAILED:
+            if column == self.STATUS and job.status in (FAILED, NOT_RUN) and job.error:
                 item.setForeground(QColor(FAILED_COLOUR))
             item.setToolTip(text)
             self.setItem(row, column, item)
@@ -464,7 +564,7 @@ class JobSummary(QWidget):
         layout.addWidget(self.details, 1)
 
     def show_job(self, job: ProfileJob) -> None:
-        head = f"<b>{job.model}</b> on <b>{job.runtime}</b>: {job.status}"
+        head = f"<b>{_escape(job.model)}</b> on <b>{job.runtime}</b> · {job.device}: {job.status}"
         if job.run_id is not None:
             head += f" (run {job.run_id})"
         if job.error and job.status != DONE:
@@ -496,11 +596,25 @@ def _escape(text: str) -> str:
 # ---------------------------------------------------------------------- the page
 
 
-class ProfilePage(QWidget):
-    """Run checked models × runtimes one job at a time; see each live, then its figures.
+@dataclass
+class DeviceLane:
+    """One device's queue while it runs: the opened device and its one running job."""
 
-    For other pages and tests: `select(artifact_ids, runtimes)`, `set_policy(policy)`,
-    `run()`, `cancel()`, `is_running()`, `results()` (the jobs) and `run_ids()`.
+    name: str
+    device: Any = None
+    job: ProfileJob | None = None
+    worker: EventWorker | None = None
+    #: The job that ends the device's shared connection once its queue is done.
+    closing: EventWorker | None = None
+
+
+class ProfilePage(QWidget):
+    """Run checked models × runtimes × devices, one job at a time per device; see the
+    latest (or the selected running) job live, then every job's figures.
+
+    For other pages and tests: `select(artifact_ids, runtimes)`, `select_devices(names)`,
+    `set_policy(policy)`, `run()`, `cancel()`, `is_running()`, `results()` (the jobs) and
+    `run_ids()`.
     """
 
     def __init__(self, workspace: Workspace) -> None:
@@ -508,18 +622,22 @@ class ProfilePage(QWidget):
         self.workspace = workspace
         self.jobs: list[ProfileJob] = []
         self._artifacts: list[ArtifactRow] = []
-        self._current: ProfileJob | None = None
-        self._worker: EventWorker | None = None
-        self._progress: dict[str, Any] | None = None
+        self._lanes: dict[str, DeviceLane] = {}
+        self._workers: dict[EventWorker, ProfileJob] = {}
+        #: The job the live view shows, and whether the user chose it (a selected row).
+        self._live: ProfileJob | None = None
+        self._pinned = False
 
         self.setup = SetupPanel()
         self.setup.setFixedWidth(290)
         self.run_button = QPushButton("Run")
         self.run_button.setDefault(True)
-        self.run_button.setToolTip("Run every checked model on every checked runtime (Ctrl+R)")
+        self.run_button.setToolTip(
+            "Run every checked model on every checked runtime and device (Ctrl+R)"
+        )
         self.run_button.clicked.connect(self.run)
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the running job and the rest of the queue")
+        self.cancel_button.setToolTip("Stop the running jobs and the rest of the queue")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
         buttons = QHBoxLayout()
@@ -529,7 +647,7 @@ class ProfilePage(QWidget):
         left.addWidget(self.setup, 1)
         left.addLayout(buttons)
 
-        self.job_label = QLabel("Check models and runtimes, then Run.")
+        self.job_label = QLabel("Check models, runtimes and devices, then Run.")
         self.job_label.setWordWrap(True)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -575,6 +693,8 @@ class ProfilePage(QWidget):
         self.setup.models.itemChanged.connect(self._update_run_button)
         for box in self.setup.runtime_boxes.values():
             box.toggled.connect(self._update_run_button)
+        self.setup.devices.itemChanged.connect(self._update_run_button)
+        workspace.devices_changed.connect(self.refresh_devices)
         self.refresh_artifacts()
 
     # ------------------------------------------------------------------ choosing
@@ -604,6 +724,14 @@ class ProfilePage(QWidget):
     def set_policy(self, policy: RunPolicy) -> None:
         self.setup.set_policy(policy)
 
+    def select_devices(self, names: Sequence[str]) -> None:
+        self.setup.select_devices(names)
+        self._update_run_button()
+
+    def refresh_devices(self) -> None:
+        self.setup.refresh_devices()
+        self._update_run_button()
+
     def _on_current_artifact(self, artifact_id: int) -> None:
         """The model in focus is a good default, but never overrides a choice."""
         if not self.setup.checked_ids():
@@ -612,7 +740,12 @@ class ProfilePage(QWidget):
     def planned_jobs(self) -> list[ProfileJob]:
         checked = set(self.setup.checked_ids())
         chosen = [a for a in self._artifacts if a.id in checked]
-        return plan_jobs(chosen, self.setup.checked_runtimes())
+        return plan_jobs(
+            chosen,
+            self.setup.checked_runtimes(),
+            self.setup.checked_devices(),
+            self.setup.device_runtimes,
+        )
 
     def _update_run_button(self) -> None:
         if self.is_running():
@@ -624,14 +757,18 @@ class ProfilePage(QWidget):
     # ------------------------------------------------------------------ running
 
     def run(self) -> None:
-        """Queue every checked model × runtime and start the first job."""
+        """Queue every checked model × runtime × device and start each device's first job."""
         if self.is_running():
             return
         jobs = self.planned_jobs()
         if not jobs:
-            self.job_label.setText("Check at least one model and a runtime that can run it.")
+            self.job_label.setText(
+                "Check at least one model, a runtime that can run it and a device."
+            )
             return
         self.jobs = jobs
+        self._live, self._pinned = None, False
+        self._lanes = {name: DeviceLane(name) for name in dict.fromkeys(j.device for j in jobs)}
         self.table.show_jobs(jobs)
         self.compare_button.setEnabled(False)
         self.run_button.setEnabled(False)
@@ -639,7 +776,7 @@ class ProfilePage(QWidget):
         self._start_next()
 
     def cancel(self) -> None:
-        """Stop the running job and drop the rest of the queue."""
+        """Stop the running jobs (on every device) and drop the rest of the queue."""
         if not self.is_running():
             return
         for row, job in enumerate(self.jobs):
@@ -647,11 +784,12 @@ class ProfilePage(QWidget):
                 job.status = NOT_RUN
                 self.table.show_job(row, job)
         self.job_label.setText("Cancelling…")
-        if self._worker is not None:
-            self._worker.cancel()
+        for lane in self._lanes.values():
+            if lane.worker is not None:
+                lane.worker.cancel()
 
     def is_running(self) -> bool:
-        return self._current is not None
+        return bool(self._lanes)
 
     def results(self) -> list[ProfileJob]:
         """The jobs of the last queue, in order, with their status and figures."""
@@ -661,86 +799,153 @@ class ProfilePage(QWidget):
         """Stored runs of the last queue that finished with figures."""
         return [j.run_id for j in self.jobs if j.status == DONE and j.run_id is not None]
 
+    def running_jobs(self) -> list[ProfileJob]:
+        return [lane.job for lane in self._lanes.values() if lane.job is not None]
+
     def _start_next(self) -> None:
-        job = next((j for j in self.jobs if j.status == QUEUED), None)
-        if job is None:
+        """Give every idle device its next queued job; a device with none left is closed."""
+        for lane in list(self._lanes.values()):
+            if lane.job is not None or lane.closing is not None:
+                continue
+            job = next((j for j in self.jobs if j.status == QUEUED and j.device == lane.name), None)
+            if job is None:
+                self._close_lane(lane)
+            else:
+                self._start_job(lane, job)
+        if not self._lanes:
             self._queue_finished()
+
+    def _open(self, lane: DeviceLane) -> bool:
+        """Open the lane's device once (no network: that happens in the jobs)."""
+        if lane.device is not None:
+            return True
+        from engines.devices.profile import open_device
+        from engines.errors import BadInput
+        from profiles.devices import get_device
+
+        try:
+            lane.device = open_device(get_device(lane.name))
+            return True
+        except BadInput as exc:
+            error = {"error_type": "BadInput", "message": exc.message, "details": exc.details}
+            for row, job in enumerate(self.jobs):
+                if job.device == lane.name and job.status == QUEUED:
+                    job.status, job.error = FAILED, error
+                    self.table.show_job(row, job)
+            return False
+
+    def _start_job(self, lane: DeviceLane, job: ProfileJob) -> None:
+        if not self._open(lane):
+            self._start_next()
             return
         from engines.bench.profile import ProfileRequest
-        from engines.devices.local import LocalDevice
 
         job.status = RUNNING
-        self._current = job
         self.table.show_job(self.jobs.index(job), job)
         request = ProfileRequest(
             model=f"artifact:{job.artifact_id}",
             runtime=job.runtime,
-            threads=self.setup.threads.value(),
+            threads=self.setup.threads.value() or None,
             policy=self.setup.policy(),
             evaluate_data=self.setup.evaluate_data(),
             # Hidden test switch, as in the CLI: the agent obeys it only when
             # EDGEBENCH_ALLOW_FAULTS=1.
             fault=os.environ.get("EDGEBENCH_TEST_FAULT") or None,
         )
-        # The device is made here so its cancel hook is registered before anything can
-        # be cancelled; the job waits on `connected` so no event (or an instant failure)
-        # is emitted before the slots below are connected.
-        device = LocalDevice()
-        connected = threading.Event()
+        device = lane.device
         workspace = self.workspace
-        worker = workspace.start_job(
-            lambda _cancel: profile_events(workspace, request, device, connected),
-            f"profile {job.model} on {job.runtime}",
+
+        def connect(worker: EventWorker) -> None:
+            # Before the thread starts, so nothing (not even an instant failure) is lost.
+            # Bound methods of this page, not lambdas: PySide runs a lambda slot in the
+            # sender's (the job's) thread, a bound method of a QObject in the GUI thread.
+            worker.on_cancel(device.cancel)
+            worker.event.connect(self._on_event)
+            worker.finished.connect(self._on_finished)
+            worker.failed.connect(self._on_failed)
+            self._workers[worker] = job
+
+        lane.job = job
+        lane.worker = workspace.start_job(
+            lambda _cancel: profile_events(workspace, request, device),
+            f"profile {job.model} on {job.runtime} ({job.device})",
+            connect=connect,
         )
-        worker.on_cancel(device.cancel)
-        # Bound methods of this page, not lambdas: PySide runs a lambda slot in the
-        # sender's (the job's) thread, a bound method of a QObject in the GUI thread.
-        worker.event.connect(self._on_event)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
-        self._worker = worker
-        connected.set()
-        position = f"job {self.jobs.index(job) + 1} of {len(self.jobs)}"
-        self.job_label.setText(f"<b>{job.model}</b> on <b>{job.runtime}</b> ({position})")
-        self._show_phase("preparing")
-        self.live.start()
+        if not self._pinned or self._live is None:
+            self._show_live(job)
+        else:
+            self._show_job_label()
+
+    def _close_lane(self, lane: DeviceLane) -> None:
+        device = lane.device
+        if device is None or device.kind == "local":
+            self._lanes.pop(lane.name, None)
+            return
+
+        def connect(worker: EventWorker) -> None:
+            worker.finished.connect(self._on_lane_closed)
+            worker.failed.connect(self._on_lane_closed)
+
+        lane.closing = self.workspace.start_job(
+            lambda _cancel: close_events(device), f"disconnect {lane.name}", connect=connect
+        )
+
+    def _on_lane_closed(self, _error: Any = None) -> None:
+        sender = self.sender()
+        for name, lane in list(self._lanes.items()):
+            if lane.closing is sender:
+                del self._lanes[name]
+        if not self._lanes:
+            self._queue_finished()
+
+    # ------------------------------------------------------------------ events
 
     def _on_event(self, event: dict[str, Any]) -> None:
-        """Called for every event (streamed ones come in batches): samples only go into
-        the live view's buffers; its own timer redraws the plots."""
-        job = self._current
-        if job is None:
-            return
+        """Called for every event of every job (streamed ones come in batches): samples
+        go into the job's lists and, for the job on show, the live view's buffers; its
+        own timer redraws the plots."""
+        job = self._workers.get(self.sender())
+        if job is not None:
+            self._handle(job, event)
+
+    def _handle(self, job: ProfileJob, event: dict[str, Any]) -> None:
+        live = job is self._live
         kind = event["type"]
         if kind == "batch":
             for item in event["events"]:
-                self._on_event(item)
+                self._handle(job, item)
+            if live and job.progress is not None:
+                # Only the latest progress of a batch is drawn (a progress bar repaint
+                # is not free), and only once.
+                self._show_progress(job.progress)
         elif kind == "sample":
-            self.live.add_samples(event["ms"])
+            job.samples_ms.extend(event["ms"])
+            if live:
+                self.live.add_samples(event["ms"])
         elif kind == "memory":
-            self.live.add_memory(event["t_s"], event["rss_bytes"])
+            job.memory.append((event["t_s"], event["rss_bytes"]))
+            if live:
+                self.live.add_memory(event["t_s"], event["rss_bytes"])
         elif kind == "progress":
-            self._progress = event
+            job.progress = event
         elif kind == "phase":
-            self._progress = None
-            self._show_phase(event["phase"])
+            job.progress = None
+            job.phase = event["phase"]
+            if live:
+                self._show_phase(job.phase)
         elif kind == "spec":
             job.model_file_bytes = event.get("model_file_bytes")
         elif kind == "result":
             job.result = event
-            self.live.show_memory_result(event.get("memory") or {})
+            if live:
+                self.live.show_memory_result(event.get("memory") or {})
         elif kind == "error":
             job.error = event
         elif kind == "stored":
             job.run_id = int(event["run_id"])
-        if kind == "batch" and self._progress is not None:
-            # Only the latest progress of a batch is drawn (a progress bar repaint is
-            # not free), and only once.
-            self._show_progress(self._progress)
-            self._progress = None
 
     def _on_finished(self) -> None:
-        job = self._current
+        job = self._workers.pop(self.sender(), None)
         if job is None:
             return
         if job.result is not None:
@@ -753,28 +958,80 @@ class ProfilePage(QWidget):
         self._job_ended(job)
 
     def _on_failed(self, error: dict[str, Any]) -> None:
-        job = self._current
+        job = self._workers.pop(self.sender(), None)
         if job is None:
             return
         if error.get("error_type") == "cancelled":
             job.status = CANCELLED
             job.error = job.error or error
+        elif error.get("error_type") in HOST_KEY_ERRORS:
+            job.status = FAILED
+            job.error = {
+                **error,
+                "message": f"{error.get('message', '')}. Test {job.device} on the Devices "
+                "page to check its host key",
+            }
+            self._skip_device(job.device, job.error)
         else:
             job.status = FAILED
             job.error = error
         self._job_ended(job)
 
+    def _skip_device(self, device: str, error: dict[str, Any]) -> None:
+        """A device that cannot be trusted yet gets no more jobs from this queue."""
+        for row, job in enumerate(self.jobs):
+            if job.device == device and job.status == QUEUED:
+                job.status, job.error = NOT_RUN, error
+                self.table.show_job(row, job)
+
     def _job_ended(self, job: ProfileJob) -> None:
-        self.live.finish()
-        self._current = None
-        self._worker = None
+        lane = self._lanes.get(job.device)
+        if lane is not None and lane.job is job:
+            lane.job, lane.worker = None, None
         row = self.jobs.index(job)
         self.table.show_job(row, job)
-        self.table.selectRow(row)
-        self.summary.show_job(job)
+        if job is self._live:
+            self.live.finish()
+            self._pinned = False
+            others = self.running_jobs()
+            if others:
+                self._show_live(others[-1])
+        if not self.running_jobs():
+            self.table.selectRow(row)
+            self.summary.show_job(job)
         if job.run_id is not None:
             self.workspace.runs_changed.emit()
         self._start_next()
+        self._show_job_label()
+
+    # ------------------------------------------------------------------ the live view
+
+    def _show_live(self, job: ProfileJob) -> None:
+        """Show this job in the live view, with what it has sent so far."""
+        self._live = job
+        self.live.start()
+        if job.samples_ms:
+            self.live.add_samples(job.samples_ms)
+        for t_s, rss_bytes in job.memory:
+            self.live.add_memory(t_s, rss_bytes)
+        if job.progress is not None:
+            self._show_progress(job.progress)
+        else:
+            self._show_phase(job.phase)
+        self._show_job_label()
+
+    def _show_job_label(self) -> None:
+        job = self._live
+        if job is None or job.status != RUNNING:
+            return
+        position = f"job {self.jobs.index(job) + 1} of {len(self.jobs)}"
+        running = len(self.running_jobs())
+        if running > 1:
+            position += f"; {running} running, select one to watch it"
+        self.job_label.setText(
+            f"<b>{_escape(job.model)}</b> on <b>{job.runtime}</b> · <b>{job.device}</b> "
+            f"({position})"
+        )
 
     def _queue_finished(self) -> None:
         counts = {s: sum(j.status == s for j in self.jobs) for s in (DONE, FAILED, CANCELLED)}
@@ -811,8 +1068,14 @@ class ProfilePage(QWidget):
         rows = {index.row() for index in self.table.selectedIndexes()}
         if len(rows) == 1:
             row = rows.pop()
-            if row < len(self.jobs) and self.jobs[row].status not in (QUEUED, RUNNING):
-                self.summary.show_job(self.jobs[row])
+            if row >= len(self.jobs):
+                return
+            job = self.jobs[row]
+            if job.status == RUNNING and job is not self._live:
+                self._pinned = True
+                self._show_live(job)
+            elif job.status not in (QUEUED, RUNNING):
+                self.summary.show_job(job)
 
 
 def _duration(seconds: float) -> str:

@@ -3,6 +3,7 @@ cancelled, failing jobs, and an event loop that keeps ticking under a sample str
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -196,10 +197,10 @@ def test_profile_a_model_live_then_see_its_figures_and_compare(
     assert job.status == DONE, job.error
     with workspace.store() as store:
         run = store.run(job.run_id)
-    assert page.table.item(0, 2).text() == "done"
-    assert page.table.item(0, 3).text() == ms(run.statistics["p50_ms"])
-    assert page.table.item(0, 4).text() == ms(run.statistics["p99_ms"])
-    assert page.table.item(0, 5).text() == str(run.id)
+    assert page.table.item(0, page.table.STATUS).text() == "done"
+    assert page.table.item(0, page.table.P50).text() == ms(run.statistics["p50_ms"])
+    assert page.table.item(0, page.table.P99).text() == ms(run.statistics["p99_ms"])
+    assert page.table.item(0, page.table.RUN).text() == str(run.id)
     count = run.statistics["count"]
     assert page.live.latency_ms.size == count
     assert len(page.live.trace.curve.yData) == count
@@ -234,8 +235,8 @@ def test_cancel_stops_the_job_and_the_rest_of_the_queue(page, workspace, qtbot, 
     _wait_done(qtbot, page, timeout_ms=10_000)
     assert time.perf_counter() - started < 5.0
     assert [job.status for job in page.results()] == [CANCELLED, NOT_RUN]
-    assert page.table.item(0, 2).text() == CANCELLED
-    assert page.table.item(1, 2).text() == NOT_RUN
+    assert page.table.item(0, page.table.STATUS).text() == CANCELLED
+    assert page.table.item(1, page.table.STATUS).text() == NOT_RUN
     assert not page.compare_button.isEnabled()
     assert page.run_button.isEnabled()
     qtbot.waitUntil(lambda: not workspace.running_jobs(), timeout=10_000)
@@ -256,7 +257,7 @@ def test_an_agent_crash_is_shown_with_details_and_the_page_stays_usable(
 
     (job,) = page.results()
     assert job.status == FAILED
-    status = page.table.item(0, 2).text()
+    status = page.table.item(0, page.table.STATUS).text()
     assert status.startswith("failed: ") and "measure" in status, status
     assert job.run_id is not None  # failed runs are stored too, with their error
     assert "measure" in page.summary.title.text()
@@ -279,7 +280,7 @@ def test_a_missing_model_file_fails_in_the_job_not_the_window(page, workspace, q
     _wait_done(qtbot, page)
     (job,) = page.results()
     assert job.status == FAILED
-    assert "missing" in page.table.item(0, 2).text()
+    assert "missing" in page.table.item(0, page.table.STATUS).text()
     assert page.summary.details_button.isVisible()
 
 
@@ -296,3 +297,157 @@ def test_the_event_loop_keeps_ticking_while_samples_stream(page, workspace, qtbo
     assert page.live.latency_ms.size > 1000  # the tiny model streams thousands a second
     # Loose on purpose (shared 2-core machine); the real figure is in bench_gui.py.
     assert probe.longest_gap_s < 0.5, f"the event loop stalled {probe.longest_gap_s * 1000:.0f} ms"
+
+
+# ---------------------------------------------------------------------- devices
+
+
+def _artifact(id_: int, name: str, fmt: str):
+    return SimpleNamespace(id=id_, name=name, format=fmt)
+
+
+def test_the_job_matrix_is_variants_x_runtimes_x_devices():
+    artifacts = [_artifact(1, "fp32.onnx", "onnx"), _artifact(2, "int8.tflite", "tflite")]
+    jobs = plan_jobs(
+        artifacts,
+        ["onnxruntime", "litert"],
+        ["local-cpu", "pi5", "local-cuda"],
+        {"local-cuda": ("onnxruntime", "torch")},
+    )
+    assert [(j.model, j.runtime, j.device) for j in jobs] == [
+        ("fp32.onnx", "onnxruntime", "local-cpu"),
+        ("fp32.onnx", "onnxruntime", "pi5"),
+        ("fp32.onnx", "onnxruntime", "local-cuda"),
+        ("int8.tflite", "litert", "local-cpu"),
+        ("int8.tflite", "litert", "pi5"),  # local-cuda names its runtimes: no litert there
+    ]
+    assert [j.device for j in plan_jobs(artifacts[:1], ["onnxruntime"])] == ["local-cpu"]
+
+
+def test_devices_default_to_local_cpu_and_follow_the_devices_page(page, workspace, tiny_models):
+    from engines.devices.profile import DeviceProfile, SshConnection
+    from profiles.devices import save_device
+
+    assert page.setup.checked_devices() == ["local-cpu"]
+    names = [
+        page.setup.devices.item(i).data(Qt.ItemDataRole.UserRole)
+        for i in range(page.setup.devices.count())
+    ]
+    assert names == ["local-cpu", "local-cuda"]
+    save_device(DeviceProfile("pi5", "ssh", SshConnection(host="pi5.local")))
+    workspace.devices_changed.emit()
+    assert page.setup.devices.count() == 3 and page.setup.checked_devices() == ["local-cpu"]
+    artifact_id = _import(workspace, tiny_models.onnx)
+    page.select([artifact_id], ["onnxruntime"])
+    page.select_devices(["local-cpu", "pi5"])
+    assert page.run_button.text() == "Run 2 jobs"
+
+
+ssh_only = pytest.mark.skipif(
+    not shutil.which("ssh") or not Path("/usr/sbin/sshd").exists(),
+    reason="needs OpenSSH (client and server)",
+)
+
+
+class ConcurrencyProbe:
+    """Records the most jobs the page had running at once."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+        self.most = 0
+        self.timer = QTimer()
+        self.timer.setInterval(20)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def _tick(self) -> None:
+        self.most = max(self.most, len(self.page.running_jobs()))
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+
+@ssh_only
+def test_local_cpu_and_an_ssh_device_run_at_once(
+    window, workspace, qtbot, tiny_models, ssh_server, tmp_path
+):
+    from engines.devices.host_keys import accept, scan
+    from profiles.devices import save_device
+
+    profile = ssh_server.profile(tmp_path / "device cache", name="loopback")
+    save_device(profile)
+    accept(scan(profile.connection))
+    workspace.devices_changed.emit()
+    artifact_id = _import(workspace, tiny_models.onnx)
+    page = window.pages["Profile"]
+    window.show_page("Profile")
+    page.select([artifact_id], ["onnxruntime"])
+    page.select_devices(["local-cpu", "loopback"])
+    page.set_policy(RunPolicy(warmup_runs=2, warmup_min_s=0.1, min_runs=20, min_s=4.0))
+    assert page.run_button.text() == "Run 2 jobs"
+    probe = ConcurrencyProbe(page)
+    _click(qtbot, page.run_button)
+    qtbot.waitUntil(lambda: len(page.running_jobs()) == 2, timeout=JOB_TIMEOUT_MS)
+    assert "2 running" in page.job_label.text()
+    local_job, ssh_job = page.results()
+    assert page._live is ssh_job  # the most recent job is on show...
+    page.table.selectRow(0)  # ...until the user picks another running one
+    assert page._live is local_job and "local-cpu" in page.job_label.text()
+    qtbot.waitUntil(lambda: page.live.latency_ms.size > 0, timeout=JOB_TIMEOUT_MS)
+    qtbot.wait(300)  # a redraw of the live plots
+    if len(page.running_jobs()) == 2:
+        save_screenshot(window, "profile-page-two-devices")
+    _wait_done(qtbot, page)
+    probe.stop()
+    assert probe.most == 2
+
+    jobs = page.results()
+    assert [(j.device, j.status) for j in jobs] == [("local-cpu", DONE), ("loopback", DONE)], [
+        j.error for j in jobs
+    ]
+    assert [page.table.item(r, 2).text() for r in range(2)] == ["local-cpu", "loopback"]
+    assert page.table.horizontalHeaderItem(2).text() == "Device"
+    with workspace.store() as store:
+        assert [store.run(j.run_id).device for j in jobs] == ["local-cpu", "loopback"]
+    assert not workspace.running_jobs()  # the ssh device's connection was closed in a job
+
+    compare = window.pages["Compare"]
+    with qtbot.waitSignal(workspace.compare_requested):
+        _click(qtbot, page.compare_button)
+    assert compare.run_ids() == page.run_ids()
+    headers = [compare.table.horizontalHeaderItem(c).text() for c in range(2)]
+    assert "local-cpu" in headers[0] and "loopback" in headers[1]
+    ticks = compare.charts.latency_plot.getAxis("bottom")._tickLevels[0]
+    assert [label for _x, label in ticks] == [
+        f"run {local_job.run_id}\nlocal-cpu",
+        f"run {ssh_job.run_id}\nloopback",
+    ]
+    save_screenshot(window, "compare-two-devices")
+
+
+@ssh_only
+def test_an_unknown_host_key_on_a_job_points_to_the_devices_page(
+    page, workspace, qtbot, tiny_models, ssh_server, tmp_path
+):
+    from engines.devices.ssh import SshDevice
+    from profiles.devices import save_device
+
+    profile = ssh_server.profile(tmp_path / "c", name="loopback")
+    save_device(profile)
+    page.refresh_devices()
+    onnx_id = _import(workspace, tiny_models.onnx)
+    tflite_id = _import(workspace, tiny_models.tflite)
+    page.select([onnx_id, tflite_id], ["onnxruntime", "litert"])
+    page.select_devices(["loopback"])
+    page.set_policy(FAST)
+    try:
+        _click(qtbot, page.run_button)
+        _wait_done(qtbot, page)
+    finally:
+        SshDevice(profile).close()
+    first, second = page.results()
+    assert first.status == FAILED and second.status == NOT_RUN
+    status = page.table.item(0, page.table.STATUS).text()
+    assert "host key is not known" in status and "Devices page" in status
+    assert "Devices page" in page.table.item(1, page.table.STATUS).text()
+    assert page.run_button.isEnabled()
