@@ -368,6 +368,51 @@ def run_header(run: RunRow, separator: str = "\n") -> str:
     return separator.join([run.model_label, f"{run.runtime} · {run.device}", f"run {run.id}"])
 
 
+# ----------------------------------------------------------------------- devices
+
+#: How the columns are ordered: key -> words for the menu.
+GROUPINGS = {
+    "added": "as added",
+    "model": "model, then device",
+    "device": "device, then model",
+}
+
+
+def device_name(run: RunRow) -> str:
+    """The device a run is from; runs stored before device profiles say "local"."""
+    return "local-cpu" if run.device in ("", "local") else run.device
+
+
+def order_runs(runs: Sequence[RunRow], grouping: str = "added") -> list[RunRow]:
+    """The runs in column order. "model": the same model and runtime on every device side
+    by side (set the baseline to one device's run to read the others as its slowdown);
+    "device": each device's runs together. Groups keep the order they first appear in."""
+    runs = list(runs)
+    if grouping not in ("model", "device"):
+        return runs
+
+    def first_seen(values: Sequence[str]) -> dict[str, int]:
+        return {v: i for i, v in enumerate(dict.fromkeys(values))}
+
+    models = first_seen([run.model_label for run in runs])
+    runtimes = first_seen([run.runtime for run in runs])
+    devices = first_seen([device_name(run) for run in runs])
+    added = {run.id: i for i, run in enumerate(runs)}
+
+    def key(run: RunRow) -> tuple[int, ...]:
+        model, runtime = models[run.model_label], runtimes[run.runtime]
+        device = devices[device_name(run)]
+        if grouping == "model":
+            return (model, runtime, device, added[run.id])
+        return (device, model, runtime, added[run.id])
+
+    return sorted(runs, key=key)
+
+
+def spans_devices(runs: Sequence[RunRow]) -> bool:
+    return len({device_name(run) for run in runs}) > 1
+
+
 # ----------------------------------------------------------------------- accuracy vs latency
 
 

@@ -28,7 +28,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.compare_table import Row, comparison_rows, run_header, to_csv, to_markdown
+from app.compare_table import (
+    GROUPINGS,
+    Row,
+    comparison_rows,
+    device_name,
+    order_runs,
+    run_header,
+    spans_devices,
+    to_csv,
+    to_markdown,
+)
 from app.formatting import ms
 from app.report_export import PdfExport
 from app.widgets.compare_charts import CompareCharts, run_colour
@@ -121,6 +131,11 @@ class ComparePage(QWidget):
         self.baseline_id: int | None = None
         self.rows: list[Row] = []
         self._widest_px = 0
+        #: Column order: see `compare_table.order_runs`; None until the user picks one
+        #: (then runs from several devices are grouped by model, so they sit together).
+        self.grouping: str | None = None
+        #: Run ids in the order they were added ("as added").
+        self._added: list[int] = []
 
         layout = QVBoxLayout(self)
         toolbar = QHBoxLayout()
@@ -134,6 +149,15 @@ class ComparePage(QWidget):
         self.baseline_combo.setToolTip("The run every other column is compared with")
         self.baseline_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.baseline_combo.currentIndexChanged.connect(self._baseline_picked)
+        self.group_combo = QComboBox()
+        for key, words in GROUPINGS.items():
+            self.group_combo.addItem(words, key)
+        self.group_combo.setToolTip(
+            "Order of the columns. “model, then device” puts the same model on every "
+            "device side by side: make one device's run the baseline to read the others "
+            "as its speed-up or slowdown."
+        )
+        self.group_combo.currentIndexChanged.connect(self._grouping_picked)
         self.markdown_button = QPushButton("Copy as Markdown")
         self.markdown_button.clicked.connect(self.copy_markdown)
         self.csv_button = QPushButton("Copy as CSV")
@@ -144,6 +168,9 @@ class ComparePage(QWidget):
         toolbar.addSpacing(16)
         toolbar.addWidget(QLabel("Baseline:"))
         toolbar.addWidget(self.baseline_combo)
+        toolbar.addSpacing(16)
+        toolbar.addWidget(QLabel("Order:"))
+        toolbar.addWidget(self.group_combo)
         toolbar.addStretch(1)
         toolbar.addWidget(self.markdown_button)
         toolbar.addWidget(self.csv_button)
@@ -198,12 +225,12 @@ class ComparePage(QWidget):
         self._load(list(dict.fromkeys(int(i) for i in ids)))
 
     def add_runs(self, ids: list[int]) -> None:
-        self._load([*self.run_ids(), *(int(i) for i in ids if int(i) not in self.run_ids())])
+        self._load([*self._added, *(int(i) for i in ids if int(i) not in self._added)])
 
     def remove_run(self, run_id: int) -> None:
         if self.baseline_id == run_id:
             self.baseline_id = None
-        self._load([i for i in self.run_ids() if i != run_id])
+        self._load([i for i in self._added if i != run_id])
 
     def remove_selected(self) -> None:
         columns = {index.column() for index in self.table.selectedIndexes()}
@@ -218,7 +245,7 @@ class ComparePage(QWidget):
 
     def reload(self) -> None:
         """Re-read the shown runs from the store (deleted ones drop out)."""
-        self._load(self.run_ids())
+        self._load(self._added)
 
     def pick_runs(self) -> None:
         picker = RunPicker(self.workspace, exclude=set(self.run_ids()), parent=self)
@@ -236,10 +263,29 @@ class ComparePage(QWidget):
                     continue
                 runs.append(run)
                 samples[run_id] = store.samples(run_id)
-        self.runs, self.samples_ms = runs, samples
+        self._added = [run.id for run in runs]
+        self.runs, self.samples_ms = order_runs(runs, self._grouping(runs)), samples
         if self.baseline_id not in self.run_ids():
             self.baseline_id = runs[0].id if runs else None
         self._refresh()
+
+    def _grouping(self, runs: list[RunRow]) -> str:
+        if self.grouping is not None:
+            return self.grouping
+        return "model" if spans_devices(runs) else "added"
+
+    def set_grouping(self, grouping: str) -> None:
+        """Order the columns ("added", "model" or "device"); the choice sticks."""
+        if grouping in GROUPINGS:
+            self.grouping = grouping
+            by_id = {run.id: run for run in self.runs}
+            self.runs = order_runs([by_id[i] for i in self._added if i in by_id], grouping)
+            self._refresh()
+
+    def _grouping_picked(self, index: int) -> None:
+        key = self.group_combo.itemData(index)
+        if key is not None:
+            self.set_grouping(str(key))
 
     def _baseline_picked(self, index: int) -> None:
         if 0 <= index < len(self.runs):
@@ -250,6 +296,9 @@ class ComparePage(QWidget):
     def _refresh(self) -> None:
         self.rows = comparison_rows(self.runs, self.baseline_id)
         self._fill_baseline_combo()
+        self.group_combo.blockSignals(True)
+        self.group_combo.setCurrentIndex(list(GROUPINGS).index(self._grouping(self.runs)))
+        self.group_combo.blockSignals(False)
         self._fill_table()
         self.charts.set_runs(self.runs, self.samples_ms)
         has_runs = bool(self.runs)
@@ -264,7 +313,9 @@ class ComparePage(QWidget):
         self.baseline_combo.blockSignals(True)  # filling it is not the user choosing
         self.baseline_combo.clear()
         for run in self.runs:
-            self.baseline_combo.addItem(f"run {run.id}: {run.model_label} · {run.runtime}", run.id)
+            self.baseline_combo.addItem(
+                f"run {run.id}: {run.model_label} · {run.runtime} · {device_name(run)}", run.id
+            )
         if self.baseline_id in self.run_ids():
             self.baseline_combo.setCurrentIndex(self.run_ids().index(self.baseline_id))
         self.baseline_combo.blockSignals(False)

@@ -8,6 +8,7 @@ Preview alone: `python -m app.widgets.compare_charts`.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping, Sequence
 
@@ -17,7 +18,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app.compare_table import pareto_frontier, trade_off_points
+from app.compare_table import device_name, pareto_frontier, spans_devices, trade_off_points
 from engines.store.db import RunRow
 
 #: Tableau-10: tells ten runs apart on light and dark backgrounds.
@@ -44,6 +45,11 @@ def run_colour(index: int) -> QColor:
 
 def short_name(run: RunRow) -> str:
     return f"run {run.id}"
+
+
+def tick_label(run: RunRow, with_device: bool) -> str:
+    """Under a bar: the run, and its device when the runs come from several."""
+    return f"{short_name(run)}\n{device_name(run)}" if with_device else short_name(run)
 
 
 def density_outline(samples_ms: Sequence[float], top_ms: float) -> tuple[np.ndarray, np.ndarray]:
@@ -135,7 +141,12 @@ class CompareCharts(QWidget):
         measured = [run for run in runs if run.statistics and run.statistics.get("p50_ms")]
         colours = {run.id: run_colour(index) for index, run in enumerate(runs)}
         self._draw_legend(runs, colours)
-        ticks = [[(i, short_name(run)) for i, run in enumerate(measured)]]
+        with_device = spans_devices(measured)
+        ticks = [[(i, tick_label(run, with_device)) for i, run in enumerate(measured)]]
+        # Two-line labels need a taller axis than pyqtgraph's one-line default (None).
+        height = QFontMetrics(self.font()).lineSpacing() * 2 + 12 if with_device else None
+        for plot in (self.latency_plot, self.distribution_plot):
+            plot.getAxis("bottom").setHeight(height)
         self._draw_bars(measured, colours, ticks)
         self._draw_distributions(measured, colours, ticks, samples_ms)
         self._draw_trade_off(measured, colours)
@@ -143,7 +154,8 @@ class CompareCharts(QWidget):
     def _draw_legend(self, runs: Sequence[RunRow], colours: Mapping[int, QColor]) -> None:
         parts = [
             f'<span style="color:{colours[run.id].name()}">&#9632;</span>&nbsp;'
-            f"<b>{short_name(run)}</b>&nbsp;{run.model_label} · {run.runtime} · {run.device}"
+            f"<b>{short_name(run)}</b>&nbsp;"
+            + html.escape(f"{run.model_label} · {run.runtime} · {device_name(run)}")
             for run in runs
         ]
         self.legend_strip.setText("&nbsp;&nbsp;&nbsp; ".join(parts))

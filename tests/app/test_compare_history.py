@@ -15,8 +15,11 @@ from conftest import save_screenshot
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.compare_table import (
+    GROUPINGS,
     accuracy_metric,
     comparison_rows,
+    device_name,
+    order_runs,
     pareto_frontier,
     to_csv,
     to_markdown,
@@ -356,6 +359,94 @@ def test_compare_page_screenshot(window, workspace, compare_page, qtbot):
     workspace.compare_requested.emit(ids)
     qtbot.wait(50)
     save_screenshot(window, "compare-page")
+
+
+# ---------------------------------------------------------------------------- devices
+
+
+def _add_device_runs(workspace, slowdown: float = 4.0) -> tuple[list[int], list[int]]:
+    """The first two sweep runs on this machine and again on a "pi5" (each `slowdown`
+    times slower); returns (local ids, pi5 ids)."""
+    local = _add_runs(workspace, device="local-cpu")[:2]
+    pi = []
+    with workspace.store() as store:
+        for run_id in local:
+            run = store.run(run_id)
+            samples = [value * slowdown for value in store.samples(run_id)]
+            result = {**run.result, "statistics": summarize(samples)}
+            pi.append(
+                store.add_run(
+                    artifact_id=run.artifact_id,
+                    model_label=run.model_label,
+                    runtime=run.runtime,
+                    device="pi5",
+                    spec={},
+                    result=result,
+                    samples_ms=samples,
+                )
+            )
+    return local, pi
+
+
+def _runs(workspace, ids):
+    with workspace.store() as store:
+        return [store.run(i) for i in ids]
+
+
+def test_order_runs_puts_the_same_model_on_every_device_side_by_side(workspace):
+    local, pi = _add_device_runs(workspace)
+    runs = _runs(workspace, [local[0], local[1], pi[0], pi[1]])
+    by_model = [run.id for run in order_runs(runs, "model")]
+    assert by_model == [local[0], pi[0], local[1], pi[1]]
+    by_device = [run.id for run in order_runs(runs, "device")]
+    assert by_device == [local[0], local[1], pi[0], pi[1]]
+    assert [run.id for run in order_runs(runs, "added")] == [run.id for run in runs]
+    assert device_name(_run(1, 1.0)) == "local-cpu"  # runs stored as "local" before profiles
+
+
+def test_compare_groups_devices_and_reads_the_pi_as_a_slowdown(workspace, compare_page, qtbot):
+    local, pi = _add_device_runs(workspace, slowdown=4.0)
+    workspace.compare_requested.emit([*local, *pi])
+    # Runs from two devices: the same model sits side by side, the local run first.
+    assert compare_page.run_ids() == [local[0], pi[0], local[1], pi[1]]
+    assert compare_page.group_combo.currentData() == "model"
+    headers = [compare_page.table.horizontalHeaderItem(c).text() for c in range(4)]
+    assert [h.split("\n")[1].split(" · ")[1] for h in headers] == [
+        "local-cpu",
+        "pi5",
+        "local-cpu",
+        "pi5",
+    ]
+    texts = compare_page.table_text()["p50 latency"]
+    assert texts[1].endswith("(4.00x slower)")
+    assert "local-cpu" in compare_page.baseline_combo.itemText(0)
+    ticks = compare_page.charts.latency_plot.getAxis("bottom")._tickLevels[0]
+    assert ticks[1][1] == f"run {pi[0]}\npi5"
+
+    # The Pi's own run as the baseline turns the ratio around.
+    compare_page.set_baseline(pi[0])
+    assert compare_page.table_text()["p50 latency"][0].endswith("(4.00x faster)")
+
+    compare_page.group_combo.setCurrentIndex(list(GROUPINGS).index("device"))
+    assert compare_page.run_ids() == [local[0], local[1], pi[0], pi[1]]
+    compare_page.group_combo.setCurrentIndex(list(GROUPINGS).index("added"))
+    assert compare_page.run_ids() == [*local, *pi]
+    compare_page.remove_run(local[1])
+    assert compare_page.run_ids() == [local[0], *pi]  # the chosen order sticks
+    compare_page.group_combo.setCurrentIndex(list(GROUPINGS).index("model"))
+    compare_page.add_runs([local[1]])
+    assert compare_page.run_ids() == [local[0], pi[0], local[1], pi[1]]
+    qtbot.wait(50)
+    save_screenshot(compare_page.window(), "compare-page-devices")
+
+
+def test_one_device_keeps_the_order_runs_were_added(workspace, compare_page):
+    ids = _add_runs(workspace)
+    compare_page.show_runs(list(reversed(ids)))
+    assert compare_page.run_ids() == list(reversed(ids))
+    assert compare_page.group_combo.currentData() == "added"
+    ticks = compare_page.charts.latency_plot.getAxis("bottom")._tickLevels[0]
+    assert "\n" not in ticks[0][1]
 
 
 # ---------------------------------------------------------------------------- History page
