@@ -404,7 +404,7 @@ def test_order_runs_puts_the_same_model_on_every_device_side_by_side(workspace):
     assert device_name(_run(1, 1.0)) == "local-cpu"  # runs stored as "local" before profiles
 
 
-def test_compare_groups_devices_and_reads_the_pi_as_a_slowdown(workspace, compare_page, qtbot):
+def test_compare_page_groups_devices_and_reads_the_pi_as_a_slowdown(workspace, compare_page, qtbot):
     local, pi = _add_device_runs(workspace, slowdown=4.0)
     workspace.compare_requested.emit([*local, *pi])
     # Runs from two devices: the same model sits side by side, the local run first.
@@ -440,7 +440,7 @@ def test_compare_groups_devices_and_reads_the_pi_as_a_slowdown(workspace, compar
     save_screenshot(compare_page.window(), "compare-page-devices")
 
 
-def test_one_device_keeps_the_order_runs_were_added(workspace, compare_page):
+def test_compare_page_keeps_the_order_runs_were_added_on_one_device(workspace, compare_page):
     ids = _add_runs(workspace)
     compare_page.show_runs(list(reversed(ids)))
     assert compare_page.run_ids() == list(reversed(ids))

@@ -15,6 +15,7 @@ from app.window import PAGES
 
 def test_window_has_every_page_and_shortcuts_switch_them(window, qtbot):
     assert [window.sidebar.item(i).text() for i in range(window.sidebar.count())] == list(PAGES)
+    assert PAGES[-1] == "Devices" and len(PAGES) == 6  # Ctrl+1..6
     for index, name in enumerate(PAGES):
         qtbot.keyClick(window, Qt.Key.Key_1 + index, Qt.KeyboardModifier.ControlModifier)
         assert window.current_page_name() == name
