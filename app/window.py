@@ -143,7 +143,7 @@ class MainWindow(QMainWindow):
             cpu = capture("host").get("cpu_model") or "CPU"
         except Exception:  # environment probing must never stop the window
             cpu = "CPU"
-        self.device_label = QLabel(f"Device: local ({cpu})")
+        self.device_label = QLabel(f"This machine: local-cpu ({cpu})")
         self.jobs_label = QLabel("No jobs running")
         self.job_progress = QProgressBar()
         self.job_progress.setMaximumWidth(180)

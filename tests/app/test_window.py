@@ -20,7 +20,7 @@ def test_window_has_every_page_and_shortcuts_switch_them(window, qtbot):
         qtbot.keyClick(window, Qt.Key.Key_1 + index, Qt.KeyboardModifier.ControlModifier)
         assert window.current_page_name() == name
     assert window.jobs_label.text() == "No jobs running"
-    assert window.device_label.text().startswith("Device: local")
+    assert window.device_label.text().startswith("This machine: local-cpu")
 
 
 def test_loading_a_model_selects_it_and_remembers_it(window, workspace, qtbot, tiny_models):
