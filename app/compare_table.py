@@ -11,10 +11,12 @@ import csv
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from app.formatting import ms, size
 from engines.compress.sweep import accuracy_of
+from engines.report.figures import evaluation_of
+from engines.report.units import factor
 from engines.store.db import RunRow
 
 #: "lower" / "higher" is better; None: no best value (e.g. the sample count).
@@ -94,10 +96,6 @@ def _result(key: str) -> Callable[[RunRow], float | None]:
         return float(value) if value is not None else None
 
     return get
-
-
-def evaluation_of(run: RunRow) -> dict[str, Any]:
-    return (run.result or {}).get("evaluation") or {}
 
 
 def _top1(run: RunRow) -> float | None:
@@ -290,12 +288,7 @@ FIGURES: tuple[_Figure, ...] = (
 
 def _factor(value: float, base: float, smaller: str, larger: str) -> str:
     """'2.97x faster': the factor is always >= 1 and the word says which way."""
-    if value <= 0 or base <= 0:
-        return ""
-    ratio = value / base
-    if f"{ratio:.2f}" == "1.00":
-        return "same"
-    return f"{ratio:.2f}x {larger}" if ratio > 1 else f"{1 / ratio:.2f}x {smaller}"
+    return factor(value, base, smaller, larger) if value > 0 and base > 0 else ""
 
 
 def change_text(kind: ChangeKind, value: float, base: float) -> str:
@@ -414,24 +407,6 @@ def spans_devices(runs: Sequence[RunRow]) -> bool:
 
 
 # ----------------------------------------------------------------------- accuracy vs latency
-
-
-def pareto_frontier(points: Sequence[tuple[float, float]]) -> list[int]:
-    """Indices of the non-dominated (latency, accuracy) points, by increasing latency.
-
-    Lower latency and higher accuracy are better; a point is dominated when another is at
-    least as good on both and strictly better on one. Equal points are all kept.
-    """
-    frontier = [
-        i
-        for i, (x, y) in enumerate(points)
-        if not any(
-            (ox <= x and oy >= y) and (ox < x or oy > y)
-            for j, (ox, oy) in enumerate(points)
-            if j != i
-        )
-    ]
-    return sorted(frontier, key=lambda i: (points[i][0], -points[i][1]))
 
 
 @dataclass(frozen=True)

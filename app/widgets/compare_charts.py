@@ -18,7 +18,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app.compare_table import device_name, pareto_frontier, spans_devices, trade_off_points
+from app.compare_table import device_name, spans_devices, trade_off_points
+from engines.report.figures import pareto_frontier
 from engines.store.db import RunRow
 
 #: Tableau-10: tells ten runs apart on light and dark backgrounds.

@@ -20,13 +20,13 @@ from app.compare_table import (
     comparison_rows,
     device_name,
     order_runs,
-    pareto_frontier,
     to_csv,
     to_markdown,
 )
 from app.formatting import ms, size
 from app.pages.history import filter_runs
 from engines.bench.stats import summarize
+from engines.report.figures import pareto_frontier
 from engines.store.db import RunRow
 
 MIB = 1024 * 1024
