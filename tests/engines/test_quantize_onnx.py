@@ -164,8 +164,12 @@ def test_dynamic_quantization_of_mlp_is_integer_smaller_and_close(
 
     x = np.random.default_rng(1).standard_normal((16, 64)).astype(np.float32)
     ref, got = _run(src, {"x": x}), _run(dst, {"x": x})
+    # The declared dynamic-int8 tolerance is cosine >= 0.99 (engines/export/parity.py):
+    # per-tensor activations quantized per run leave a few per cent of max |ref| through
+    # three layers (8.3% with onnxruntime 1.31-1.32), while a broken quantization is off
+    # by the order of the output itself.
     assert _cosine(ref, got) > 0.99
-    assert np.abs(ref - got).max() < 0.05 * np.abs(ref).max()
+    assert np.abs(ref - got).max() < 0.15 * np.abs(ref).max()
     assert _leftovers(dst.parent) == ["mlp_int8.onnx"]
 
 
