@@ -67,10 +67,17 @@ class LocalDevice(Device):
         self._proc = child.proc
         try:
             child.send_line(spec.to_json())
-            yield from self._events(child, spec)
+            for event in self._events(child, spec):
+                if event["type"] == "result" and isinstance(event.get("environment"), dict):
+                    event["environment"].setdefault("device", self.device_record())
+                yield event
         finally:
             child.stop()
             self._proc = None
+
+    def device_record(self) -> dict[str, Any]:
+        """Which device ran it, stored in the run's environment beside what the agent saw."""
+        return {"name": self.name, "kind": self.kind, "accelerator": self.accelerator}
 
     def _prepare(self, spec: BenchSpec) -> Generator[dict[str, Any], None, BenchSpec]:
         """Make the spec's files reachable by the agent; remote devices upload them here."""

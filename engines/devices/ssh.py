@@ -299,6 +299,15 @@ class SshDevice(LocalDevice):
             **self.probe(),
         }
 
+    def device_record(self) -> dict[str, Any]:
+        probe = self._probe or {}
+        keys = ("board", "ram_bytes", "os", "kernel", "python_executable")
+        return {
+            **super().device_record(),
+            "address": self.profile.describe(),
+            **{key: probe.get(key) for key in keys if probe.get(key) is not None},
+        }
+
     def setup_check(self) -> list[Any]:
         """What works on the device and what to install (engines.devices.setup)."""
         from engines.devices.setup import setup_checks

@@ -288,5 +288,13 @@ def test_a_report_puts_the_device_run_beside_the_local_one(device, tiny_models, 
     ).stdout
     assert "loopback" in text and "local-cpu" in text
     assert "--device loopback" in text  # the command that re-creates the device run
-    remote = store.run(ids[1])
+    remote, local = store.run(ids[1]), store.run(ids[0])
     assert remote.environment["hostname"] and remote.device == "loopback"
+    assert remote.environment["device"]["name"] == "loopback"
+    assert remote.environment["device"]["ram_bytes"] > 0
+    assert remote.environment["device"]["address"].startswith("ssh ")
+    assert local.environment["device"] == {
+        "name": "local-cpu",
+        "kind": "local",
+        "accelerator": "cpu",
+    }
