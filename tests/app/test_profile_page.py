@@ -15,7 +15,7 @@ from conftest import save_screenshot as _save_screenshot
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from app.formatting import ms
-from app.pages.profile import (
+from app.pages.profile_jobs import (
     CANCELLED,
     DONE,
     FAILED,
