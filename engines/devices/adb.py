@@ -205,7 +205,7 @@ class AdbDevice(LocalDevice):
     ) -> None:
         if not isinstance(profile.connection, AdbConnection):
             raise BadInput(f"device {profile.name!r} is not an adb device")
-        super().__init__(budgets=budgets, name=profile.name)
+        super().__init__(budgets=budgets, name=profile.name, threads=profile.threads)
         self.profile = profile
         self.connection: AdbConnection = profile.connection
         self._runner = runner
@@ -264,6 +264,18 @@ class AdbDevice(LocalDevice):
             facts["benchmark_model"] = self.connection.benchmark_model
         facts["warnings"] = warnings
         return facts
+
+    def default_threads(self) -> int | None:
+        """The profile's threads, else the device's own core count (not this machine's)."""
+        if self.threads:
+            return self.threads
+        if not self._facts:
+            try:
+                self._facts = self.device_facts()
+            except AdbError:
+                return None  # the run itself reports the connection problem
+        cores = self._facts.get("logical_cores")
+        return int(cores) if cores else None
 
     def device_facts(self) -> dict[str, Any]:
         """What Android says about the device, from one `adb shell` call (no uploads)."""

@@ -34,9 +34,11 @@ class LocalDevice(Device):
         extra_env: dict | None = None,
         name: str = DEFAULT_NAME,
         accelerator: str = "cpu",
+        threads: int | None = None,
     ) -> None:
         self.name = name
         self.accelerator = accelerator
+        self.threads = threads
         self.budgets = budgets or PhaseBudgets()
         self.extra_env = extra_env or {}
         self._cancel = threading.Event()
@@ -74,6 +76,10 @@ class LocalDevice(Device):
         finally:
             child.stop()
             self._proc = None
+
+    def default_threads(self) -> int | None:
+        """The profile's threads; None: the caller uses this machine's physical cores."""
+        return self.threads
 
     def device_record(self) -> dict[str, Any]:
         """Which device ran it, stored in the run's environment beside what the agent saw."""

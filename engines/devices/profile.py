@@ -127,7 +127,7 @@ def open_device(profile: DeviceProfile) -> Any:
         from engines.devices.local import LocalDevice
 
         accelerator = getattr(profile.connection, "accelerator", "cpu")
-        return LocalDevice(name=profile.name, accelerator=accelerator)
+        return LocalDevice(name=profile.name, accelerator=accelerator, threads=profile.threads)
     raise BadInput(f"device {profile.name!r}: unknown kind {profile.kind!r}")
 
 

@@ -109,7 +109,7 @@ class SshDevice(LocalDevice):
     kind = "ssh"
 
     def __init__(self, profile: DeviceProfile, budgets: PhaseBudgets | None = None) -> None:
-        super().__init__(budgets=budgets, name=profile.name)
+        super().__init__(budgets=budgets, name=profile.name, threads=profile.threads)
         if not isinstance(profile.connection, SshConnection):
             raise BadInput(f"device {profile.name!r} is not an SSH device")
         self.profile = profile
@@ -315,8 +315,8 @@ class SshDevice(LocalDevice):
         return setup_checks(self.probe(), self.profile.runtimes)
 
     def default_threads(self) -> int | None:
-        if self.profile.threads:
-            return self.profile.threads
+        if self.threads:
+            return self.threads
         probe = self.probe()
         return probe.get("physical_cores") or probe.get("logical_cores")
 

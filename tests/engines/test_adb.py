@@ -715,3 +715,11 @@ def test_python_mode_upload_failure_is_one_error_event(tmp_path, fake_adb_progra
     events = _valid(list(AdbDevice(profile).run(spec)))
     assert events[-1]["error_type"] == "connection"
     assert "adb was not found" in events[-1]["message"]
+
+
+def test_default_threads_are_the_phones_cores_not_this_machines():
+    import dataclasses
+
+    assert AdbDevice(_profile(), runner=FakeAdb()).default_threads() == 8  # recorded nproc
+    pinned = dataclasses.replace(_profile(), threads=2)
+    assert AdbDevice(pinned, runner=FakeAdb()).default_threads() == 2

@@ -133,3 +133,11 @@ def test_ssh_always_checks_host_keys_and_never_asks_for_passwords():
     assert any(o.startswith("ServerAliveInterval=") for o in options)
     known = next(o for o in options if o.startswith("UserKnownHostsFile="))
     assert "~/.ssh/known_hosts" in known and str(Path("known_hosts")) in known
+
+
+def test_a_profiles_threads_are_the_devices_default():
+    from engines.devices.profile import LocalConnection, open_device
+
+    local = open_device(DeviceProfile("bench", "local", LocalConnection(), threads=3))
+    assert local.default_threads() == 3
+    assert open_device(all_devices()["local-cpu"]).default_threads() is None  # physical cores
