@@ -11,7 +11,6 @@ and stored only on the user's yes; a changed key is refused with no way around i
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,20 +18,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
-    QComboBox,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -40,17 +32,19 @@ from PySide6.QtWidgets import (
 )
 
 from app.formatting import size
+from app.pages.device_form import (
+    FAILED_COLOUR,
+    OPTIONAL_COLOUR,
+    DeviceForm,
+    plain_label,
+    shorten,
+)
 from app.worker import EventWorker
 from app.workspace import Workspace
-from engines.devices.profile import ADB_MODES, AdbConnection, DeviceProfile, SshConnection
+from engines.devices.profile import DeviceProfile
 from engines.errors import BadInput
 
-RUNTIMES = ("onnxruntime", "litert", "torch")
 OK_COLOUR = QColor("#2ca02c")
-FAILED_COLOUR = QColor("#d62728")
-OPTIONAL_COLOUR = QColor("#b8860b")
-#: Device text shown in a label is cut here (it may be anything a device prints).
-MAX_SHOWN_CHARS = 1200
 #: Modules of the probe, as the runtimes they give.
 RUNTIME_MODULES = (
     ("onnxruntime", "onnxruntime"),
@@ -59,7 +53,6 @@ RUNTIME_MODULES = (
     ("torch", "torch"),
     ("numpy", "numpy"),
 )
-
 
 # ---------------------------------------------------------------------- jobs
 
@@ -144,280 +137,6 @@ def info_rows(info: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def _split_options(text: str) -> list[str]:
-    return [part for part in re.split(r"[\s,]+", text.strip()) if part]
-
-
-def _shorten(text: str) -> str:
-    text = text.strip()
-    return text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + " …"
-
-
-def _plain_label(text: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
-
-
-# ---------------------------------------------------------------------- the form
-
-
-class DeviceForm(QGroupBox):
-    """Name, kind, the connection settings of that kind, preferred runtimes, threads and
-    notes. `data()` is the dict `profiles.devices.parse_profile` validates."""
-
-    def __init__(self) -> None:
-        super().__init__("Device")
-        self.name = QLineEdit(placeholderText="e.g. pi5 (letters, digits, . _ -)")
-        self.kind = QComboBox()
-        self.kind.addItems(("ssh", "adb"))
-        self.kind.setToolTip("ssh: a Linux board with Python; adb: an Android device")
-
-        self.host = QLineEdit(placeholderText="host name, address or ~/.ssh/config alias")
-        self.user = QLineEdit(placeholderText="from ~/.ssh/config")
-        self.port = QSpinBox()
-        self.port.setRange(0, 65535)
-        self.port.setSpecialValueText("from ~/.ssh/config (22)")
-        self.identity_file = QLineEdit(placeholderText="your ssh-agent and default keys")
-        self.ssh_python = QLineEdit("python3")
-        self.ssh_python.setToolTip("The interpreter on the device that runs the agent")
-        self.cache_dir = QLineEdit("~/.cache/edgebench")
-        self.cache_dir.setToolTip("Folder on the device for the agent and models")
-        self.ssh_options = QLineEdit(placeholderText="e.g. ProxyJump=bastion")
-        self.ssh_options.setToolTip("Extra ssh -o Key=Value options, separated by spaces")
-        adb_defaults = AdbConnection()
-        self.serial = QLineEdit(placeholderText="empty: the only device attached")
-        self.adb = QLineEdit(adb_defaults.adb)
-        self.adb.setToolTip("The adb binary (Android platform-tools)")
-        self.mode = QComboBox()
-        self.mode.addItems(ADB_MODES)
-        self.mode.setToolTip(
-            "python: a Python on the device (e.g. Termux) runs the agent; benchmark_model: "
-            "LiteRT's benchmark_model binary, which you push to the device"
-        )
-        self.adb_python = QLineEdit(adb_defaults.python)
-        self.benchmark_model = QLineEdit(adb_defaults.benchmark_model)
-        self.work_dir = QLineEdit(adb_defaults.work_dir)
-        self.find_button = QPushButton("Find devices")
-        self.find_button.setToolTip("List the devices `adb devices -l` shows; click one to use it")
-        self.found = QListWidget()
-        self.found.setMaximumHeight(120)
-        self.found.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.found.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.found.setVisible(False)
-        self.found.itemClicked.connect(self._use_found)
-        self.found_note = _plain_label()
-        self.found_note.setStyleSheet("font-size: 8pt;")
-        self.found_note.setVisible(False)
-        serial_field = QWidget()
-        serial_column = QVBoxLayout(serial_field)
-        serial_column.setContentsMargins(0, 0, 0, 0)
-        serial_row = QHBoxLayout()
-        serial_row.addWidget(self.serial, 1)
-        serial_row.addWidget(self.find_button)
-        serial_column.addLayout(serial_row)
-        serial_column.addWidget(self.found)
-        serial_column.addWidget(self.found_note)
-
-        self.runtime_boxes: dict[str, QCheckBox] = {}
-        runtimes_widget = QWidget()
-        runtimes_row = QHBoxLayout(runtimes_widget)
-        runtimes_row.setContentsMargins(0, 0, 0, 0)
-        for name in RUNTIMES:
-            box = QCheckBox(name)
-            self.runtime_boxes[name] = box
-            runtimes_row.addWidget(box)
-        runtimes_row.addStretch(1)
-        runtimes_widget.setToolTip("Runtimes to use on this device (none checked: any it has)")
-        self.threads = QSpinBox()
-        self.threads.setRange(0, 1024)
-        self.threads.setSpecialValueText("physical cores")
-        self.notes = QLineEdit(placeholderText="what a colleague should know")
-
-        # One form, so every field lines up; the rows of the other kind are hidden.
-        self.rows = QFormLayout()
-        self.rows.addRow("Name", self.name)
-        self.rows.addRow("Kind", self.kind)
-        self.ssh_fields: list[QWidget] = [
-            self.host,
-            self.user,
-            self.port,
-            self.identity_file,
-            self.ssh_python,
-            self.cache_dir,
-            self.ssh_options,
-        ]
-        for label, field in zip(
-            ("Host", "User", "Port", "Identity file", "Python", "Cache folder", "ssh options"),
-            self.ssh_fields,
-            strict=True,
-        ):
-            self.rows.addRow(label, field)
-        self.adb_fields: list[QWidget] = [
-            serial_field,
-            self.adb,
-            self.mode,
-            self.adb_python,
-            self.benchmark_model,
-            self.work_dir,
-        ]
-        for label, field in zip(
-            ("Serial", "adb", "Mode", "Python path", "benchmark_model", "Work folder"),
-            self.adb_fields,
-            strict=True,
-        ):
-            self.rows.addRow(label, field)
-        self.rows.addRow("Runtimes", runtimes_widget)
-        self.rows.addRow("Threads", self.threads)
-        self.rows.addRow("Notes", self.notes)
-        self.kind.currentTextChanged.connect(self._show_kind)
-        layout = QVBoxLayout(self)
-        layout.addLayout(self.rows)
-        self._show_kind("ssh")
-        self.error = _plain_label()
-        self.error.setStyleSheet(f"color: {FAILED_COLOUR.name()};")
-        self.error.setVisible(False)
-        layout.addWidget(self.error)
-        layout.addStretch(1)
-
-    # ------------------------------------------------------------------ values
-
-    def clear(self) -> None:
-        self.show_profile(
-            DeviceProfile(name="", kind="ssh", connection=SshConnection(host="")), editable=True
-        )
-
-    def show_profile(self, profile: DeviceProfile, editable: bool) -> None:
-        self.name.setText(profile.name)
-        c = profile.connection
-        if isinstance(c, SshConnection):
-            self.kind.setCurrentIndex(0)
-            self.host.setText(c.host)
-            self.user.setText(c.user)
-            self.port.setValue(c.port or 0)
-            self.identity_file.setText(c.identity_file)
-            self.ssh_python.setText(c.python)
-            self.cache_dir.setText(c.cache_dir)
-            self.ssh_options.setText(" ".join(c.ssh_options))
-        elif isinstance(c, AdbConnection):
-            self.kind.setCurrentIndex(1)
-            self.serial.setText(c.serial)
-            self.adb.setText(c.adb)
-            self.mode.setCurrentText(c.mode)
-            self.adb_python.setText(c.python)
-            self.benchmark_model.setText(c.benchmark_model)
-            self.work_dir.setText(c.work_dir)
-        for name, box in self.runtime_boxes.items():
-            box.setChecked(name in profile.runtimes)
-        self.threads.setValue(profile.threads or 0)
-        self.notes.setText(profile.notes)
-        self.notes.setToolTip(profile.notes)
-        # Built-ins (this machine) have no connection settings to show or change.
-        self._show_kind(profile.kind)
-        for widget in (self.name, self.kind, self.threads, self.notes):
-            widget.setEnabled(editable)
-        for box in self.runtime_boxes.values():
-            box.setEnabled(editable)
-        self.set_error("")
-
-    def _show_kind(self, kind: str) -> None:
-        self.rows.setRowVisible(self.kind, kind != "local")
-        for field in self.ssh_fields:
-            self.rows.setRowVisible(field, kind == "ssh")
-        for field in self.adb_fields:
-            self.rows.setRowVisible(field, kind == "adb")
-
-    def data(self) -> dict[str, Any]:
-        kind = self.kind.currentText()
-        connection: dict[str, Any]
-        if kind == "ssh":
-            connection = {"host": self.host.text().strip()}
-            for key, widget in (("user", self.user), ("identity_file", self.identity_file)):
-                if widget.text().strip():
-                    connection[key] = widget.text().strip()
-            if self.port.value():
-                connection["port"] = self.port.value()
-            connection["python"] = self.ssh_python.text().strip() or "python3"
-            connection["cache_dir"] = self.cache_dir.text().strip() or "~/.cache/edgebench"
-            options = _split_options(self.ssh_options.text())
-            if options:
-                connection["ssh_options"] = options
-        else:
-            connection = {
-                "serial": self.serial.text().strip(),
-                "adb": self.adb.text().strip() or "adb",
-                "mode": self.mode.currentText(),
-                "python": self.adb_python.text().strip(),
-                "benchmark_model": self.benchmark_model.text().strip(),
-                "work_dir": self.work_dir.text().strip(),
-            }
-        data: dict[str, Any] = {
-            "name": self.name.text().strip(),
-            "kind": kind,
-            "connection": connection,
-            "runtimes": [n for n, box in self.runtime_boxes.items() if box.isChecked()],
-        }
-        if self.threads.value():
-            data["threads"] = self.threads.value()
-        if self.notes.text().strip():
-            data["notes"] = self.notes.text().strip()
-        return data
-
-    def profile(self) -> DeviceProfile:
-        """The form as a validated profile; BadInput names the field that is wrong."""
-        from profiles.devices import parse_profile
-
-        return parse_profile(self.data(), "device")
-
-    def set_error(self, message: str) -> None:
-        self.error.setText(_shorten(message))
-        self.error.setVisible(bool(message))
-
-    # ------------------------------------------------------------------ adb list
-
-    def show_found(self, devices: list[Any]) -> None:
-        self.found.clear()
-        warnings = []
-        for device in devices:
-            how = [device.transport]
-            if device.unencrypted_tcp:
-                how.append("unencrypted")
-            if not device.ready:
-                how.append(device.state)
-            model = device.model.replace("_", " ")
-            item = QListWidgetItem(f"{device.serial}  ({', '.join(how)})  {model}".strip())
-            item.setToolTip(
-                f"{device.serial}: {device.state}, {device.transport}"
-                + (f", {model} ({device.product})" if model else "")
-            )
-            item.setData(Qt.ItemDataRole.UserRole, device.serial)
-            if device.unencrypted_tcp:
-                item.setForeground(OPTIONAL_COLOUR)
-                warnings.append(device.serial)
-            if not device.ready:
-                item.setForeground(FAILED_COLOUR)
-            self.found.addItem(item)
-        self.found.setVisible(bool(devices))
-        if not devices:
-            note = "adb lists no device: plug one in with USB debugging on, or adb connect it."
-        elif warnings:
-            from engines.devices.android import tcpip_warning
-
-            note = tcpip_warning(", ".join(warnings))
-        else:
-            note = "Click a device to use its serial."
-        self.show_found_note(note)
-
-    def show_found_note(self, text: str) -> None:
-        self.found_note.setText(_shorten(text))
-        self.found_note.setVisible(bool(text))
-
-    def _use_found(self, item: QListWidgetItem) -> None:
-        self.serial.setText(str(item.data(Qt.ItemDataRole.UserRole)))
-
-
 # ---------------------------------------------------------------------- the page
 
 
@@ -453,7 +172,7 @@ class DevicesPage(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._selection_changed)
-        self.list_error = _plain_label()
+        self.list_error = plain_label()
         self.list_error.setStyleSheet(f"color: {FAILED_COLOUR.name()};")
         self.list_error.setVisible(False)
         self.new_button = QPushButton("New device")
@@ -477,7 +196,7 @@ class DevicesPage(QWidget):
         self.save_button = QPushButton("Save")
         self.save_button.setToolTip("Check the settings and save the device")
         self.save_button.clicked.connect(self.save)
-        self.builtin_note = _plain_label()
+        self.builtin_note = plain_label()
         self.builtin_note.setVisible(False)
         form_column = QVBoxLayout()
         form_column.addWidget(self.form, 1)
@@ -497,7 +216,7 @@ class DevicesPage(QWidget):
         self.busy.setRange(0, 0)
         self.busy.setMaximumWidth(120)
         self.busy.setVisible(False)
-        self.test_status = _plain_label("Select a device and test its connection.")
+        self.test_status = plain_label("Select a device and test its connection.")
         test_buttons = QHBoxLayout()
         test_buttons.addWidget(self.test_button)
         test_buttons.addWidget(self.cancel_button)
@@ -554,7 +273,7 @@ class DevicesPage(QWidget):
             self.devices = all_devices()
             self.list_error.setVisible(False)
         except BadInput as exc:  # one broken TOML file must not empty the page silently
-            self.list_error.setText(_shorten(f"{exc.message}\n{exc.details or ''}"))
+            self.list_error.setText(shorten(f"{exc.message}\n{exc.details or ''}"))
             self.list_error.setVisible(True)
         self.table.blockSignals(True)
         self.table.setRowCount(len(self.devices))
@@ -790,11 +509,11 @@ class DevicesPage(QWidget):
         self.test_connection()
 
     def _refuse_changed_key(self, message: str, details: str) -> None:
-        self.test_status.setText(_shorten(message))
+        self.test_status.setText(shorten(message))
         self.test_status.setStyleSheet(f"color: {FAILED_COLOUR.name()};")
         box = QMessageBox(QMessageBox.Icon.Critical, "Host key changed: refusing", "")
         box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setText(_shorten(message))
+        box.setText(shorten(message))
         box.setInformativeText(
             "EdgeBench will not connect to this device until the old key is removed. If the "
             "device was reinstalled, check its new key on the device, remove the old one "
@@ -807,7 +526,7 @@ class DevicesPage(QWidget):
 
     def _show_failure(self, message: str, details: str) -> None:
         text = message if not details else f"{message}\n\n{details}"
-        self.test_status.setText(_shorten(text))
+        self.test_status.setText(shorten(text))
         self.test_status.setStyleSheet(f"color: {FAILED_COLOUR.name()};")
 
     def _set_busy(self, busy: bool, status: str | None) -> None:
@@ -829,7 +548,7 @@ class DevicesPage(QWidget):
         rows = info_rows(info)
         self.info_table.setRowCount(len(rows))
         for row, (fact, value) in enumerate(rows):
-            for column, text in enumerate((fact, _shorten(value))):
+            for column, text in enumerate((fact, shorten(value))):
                 item = QTableWidgetItem(text)  # plain text: device output is never markup
                 item.setToolTip(text)
                 if fact == "Warning":
@@ -846,7 +565,7 @@ class DevicesPage(QWidget):
             mark.setForeground(colour)
             mark.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
             what = check["what"] + ("" if required or ok else " (optional)")
-            detail = _shorten(str(check.get("detail", "")))
+            detail = shorten(str(check.get("detail", "")))
             todo = detail if ok else f"{detail}\nfix: {check.get('fix') or '-'}"
             for column, item in enumerate((mark, QTableWidgetItem(what), QTableWidgetItem(todo))):
                 item.setToolTip(todo)
