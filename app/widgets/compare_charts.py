@@ -20,21 +20,9 @@ from PySide6.QtWidgets import QGraphicsPathItem, QHBoxLayout, QLabel, QVBoxLayou
 
 from app.compare_table import device_name, spans_devices, trade_off_points
 from engines.report.figures import pareto_frontier
+from engines.report.palette import RUN_COLOURS
 from engines.store.db import RunRow
 
-#: Tableau-10: tells ten runs apart on light and dark backgrounds.
-RUN_COLOURS = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
 BAR_WIDTH = 0.36
 VIOLIN_HALF_WIDTH = 0.4
 VIOLIN_BINS = 40

@@ -15,33 +15,19 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from engines.report.axes import Scale, padded_range, tick_label, wants_log
 from engines.report.collect import ReportRun
 from engines.report.figures import accuracy, numbers, pareto_frontier
+from engines.report.palette import RUN_COLOURS
 from engines.report.units import ms
 
 FONT = "Helvetica"
 FONT_BOLD = "Helvetica-Bold"
 TICK_PT = 7.5
 LABEL_PT = 8.5
-#: Tableau 10 plus two: distinct in print and for most colour-blind readers.
-PALETTE = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-    "#393b79",
-    "#637939",
-)
 GRID = colors.HexColor("#dddddd")
 AXIS = colors.HexColor("#444444")
 
 
 def run_colour(index: int) -> Any:
-    return colors.HexColor(PALETTE[index % len(PALETTE)])
+    return colors.HexColor(RUN_COLOURS[index % len(RUN_COLOURS)])
 
 
 def fit(text: str, width_pt: float, size: float = TICK_PT, font: str = FONT) -> str:
