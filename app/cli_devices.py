@@ -12,7 +12,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
-from app.formatting import size, table
+from app.formatting import table
 from engines.errors import EXIT_OK, EXIT_RUN_FAILED, BadInput
 
 StoreFn = Callable[[argparse.Namespace], Any]
@@ -211,50 +211,15 @@ def cmd_test(args: argparse.Namespace) -> int:
     return EXIT_RUN_FAILED
 
 
-INFO_FIELDS = (
-    ("address", "where"),
-    ("board", "board"),
-    ("machine", "architecture"),
-    ("abi", "ABI"),
-    ("cpu_model", "CPU"),
-    ("physical_cores", "physical cores"),
-    ("logical_cores", "logical cores"),
-    ("ram_bytes", "RAM"),
-    ("os", "OS"),
-    ("kernel", "kernel"),
-    ("python", "Python"),
-    ("python_executable", "Python at"),
-    ("isa_flags", "ISA flags"),
-    ("cpu_governor", "CPU governor"),
-    ("cpu_temperature_c", "temperature °C"),
-)
-
-
-def info_rows(info: dict[str, Any]) -> list[list[str]]:
-    rows = []
-    for key, label in INFO_FIELDS:
-        value = info.get(key)
-        if value in (None, "", []):
-            continue
-        if key == "ram_bytes":
-            value = size(value)
-        elif isinstance(value, list):
-            value = " ".join(map(str, value))
-        rows.append([label, str(value)])
-    for module, version in (info.get("modules") or {}).items():
-        rows.append([module, version or "not installed"])
-    for warning in info.get("warnings") or []:
-        rows.append(["warning", warning])
-    return rows
-
-
 def cmd_info(args: argparse.Namespace) -> int:
     with opened(args.name) as device:
         info = _with_trust(args.name, device.info)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
     else:
-        print(table(["figure", "value"], info_rows(info)))
+        from app.device_facts import info_rows
+
+        print(table(["fact", "value"], [list(row) for row in info_rows(info)]))
     return EXIT_OK
 
 

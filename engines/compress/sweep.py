@@ -71,15 +71,15 @@ def sweep(
         for recipe in recipes:
             if cancel is not None and cancel.is_set():
                 return
-            built: dict[str, Any] = {}
+            built = yield from _build(request, store, source, recipe, runtime, cancel)
             first: dict[str, Any] | None = None
             for device in targets:
                 if cancel is not None and cancel.is_set():
                     return
                 label = f"{recipe.name} on {runtime}, {device.name}"
                 yield {"type": "log", "level": "info", "message": f"[{done + 1}/{total}] {label}"}
-                row = yield from _sweep_row(
-                    request, store, source, recipe, runtime, device, built, evaluate_data, cancel
+                row = yield from _profile_row(
+                    request, store, recipe, runtime, device, built, evaluate_data
                 )
                 done += 1
                 _figures(row, baselines.get(device.name))
@@ -99,42 +99,54 @@ def sweep(
     }
 
 
-def _sweep_row(
+def _build(
     request: SweepRequest,
     store: Store,
     source: Any,
     recipe: Recipe,
     runtime: str,
-    device: Device,
-    built: dict[str, Any],
-    evaluate_data: str | None,
     cancel: threading.Event | None,
 ) -> Generator[dict[str, Any], None, dict[str, Any]]:
-    """Build the variant once (kept in `built`), then profile and evaluate it on `device`."""
-    from engines.bench.profile import ProfileRequest, profile
+    """The recipe's variant for the runtime, built once on this machine for every device:
+    {"artifact_id", "reports"}, or {"error"} when it cannot be built."""
     from engines.compress.build import VariantRequest, build_variant
     from engines.errors import EdgeBenchError
 
-    target = RUNTIME_TARGETS.get(runtime, "onnx")
+    built: dict[str, Any] = {"artifact_id": source.id}
+    if not recipe.steps:
+        return built
+    variant_request = VariantRequest(
+        model=f"artifact:{source.id}",
+        recipe=recipe,
+        target=RUNTIME_TARGETS.get(runtime, "onnx"),
+        calibration=request.calibration,
+    )
+    try:
+        for event in build_variant(variant_request, store, cancel):
+            if event["type"] == "variant":
+                built["artifact_id"] = event["artifact_id"]
+                built["reports"] = event["reports"]
+            else:
+                yield {"type": "log", "level": "info", "message": event["message"]}
+    except EdgeBenchError as exc:
+        return {"error": {"error_type": "failed", "message": exc.message}}
+    return built
+
+
+def _profile_row(
+    request: SweepRequest,
+    store: Store,
+    recipe: Recipe,
+    runtime: str,
+    device: Device,
+    built: dict[str, Any],
+    evaluate_data: str | None,
+) -> Generator[dict[str, Any], None, dict[str, Any]]:
+    """Profile and evaluate the built variant on `device`: one row of the sweep."""
+    from engines.bench.profile import ProfileRequest, profile
+    from engines.errors import EdgeBenchError
+
     row: dict[str, Any] = {"variant": recipe.name, "runtime": runtime, "device": device.name}
-    if not built:
-        try:
-            built["artifact_id"] = source.id
-            if recipe.steps:
-                variant_request = VariantRequest(
-                    model=f"artifact:{source.id}",
-                    recipe=recipe,
-                    target=target,
-                    calibration=request.calibration,
-                )
-                for event in build_variant(variant_request, store, cancel):
-                    if event["type"] == "variant":
-                        built["artifact_id"] = event["artifact_id"]
-                        built["reports"] = event["reports"]
-                    else:
-                        yield {"type": "log", "level": "info", "message": event["message"]}
-        except EdgeBenchError as exc:
-            built["error"] = {"error_type": "failed", "message": exc.message}
     if "error" in built:
         row["error"] = built["error"]
         return row

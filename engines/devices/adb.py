@@ -24,7 +24,6 @@ import os
 import queue
 import re
 import secrets
-import signal
 import subprocess
 import threading
 import time
@@ -42,7 +41,7 @@ from engines.devices.profile import AdbConnection, DeviceProfile
 from engines.devices.remote import shell_command
 from engines.errors import BadInput, RunFailed
 from engines.models.artifacts import sha256_file
-from engines.process import EOF_MARK, Child, crash_message, start_command
+from engines.process import EOF_MARK, Child, crash_message, kill_group, start_command
 
 #: (argv, timeout_s) -> (returncode, stdout, stderr). Injected in tests: no phone here.
 Runner = Callable[[list[str], float], tuple[int, str, str]]
@@ -151,7 +150,7 @@ def subprocess_runner(
         except subprocess.TimeoutExpired:
             cancelled = cancel is not None and cancel.is_set()
             if cancelled or time.monotonic() > deadline:
-                _kill(proc)
+                kill_group(proc, grace_s=0)
                 out, err = proc.communicate()
                 if cancelled:
                     raise AdbCancelled("cancelled while adb was running") from None
@@ -160,13 +159,6 @@ def subprocess_runner(
                     _tail(out.decode("utf-8", "replace") + err.decode("utf-8", "replace")),
                 ) from None
     return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _adb_failure(what: str, returncode: int, stdout: str, stderr: str) -> AdbError:

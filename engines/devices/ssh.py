@@ -328,9 +328,10 @@ class SshDevice(LocalDevice):
         root = self.root()
         model = spec.model
         model_path = Path(model.path)
-        folder = f"{root}/models/{model.sha256 or sha256_file(model_path)}"
+        model_sha = model.sha256 or sha256_file(model_path)
+        folder = f"{root}/models/{model_sha}"
         remote_model = f"{folder}/model{EXTENSIONS.get(model.format, '.bin')}"
-        files = [(model_path, remote_model, model.sha256 or sha256_file(model_path), "model")]
+        files = [(model_path, remote_model, model_sha, "model")]
         for relative in model.data_files:
             local = model_path.parent / relative
             files.append(

@@ -14,7 +14,8 @@ from conftest import save_screenshot
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.pages.devices import DevicesPage, info_rows
+from app.device_facts import info_rows
+from app.pages.devices import DevicesPage
 from engines.devices.host_keys import known_hosts_file
 from profiles.devices import all_devices, save_device
 
