@@ -223,9 +223,9 @@ FIGURES: tuple[_Figure, ...] = (
     _Figure(
         "peak_rss_delta_bytes",
         "peak memory (delta)",
-        "peak_rss_delta = peak - before load: the high-water mark of resident memory "
-        "(ru_maxrss plus a sampling thread) minus the RSS before the model was loaded. "
-        "Approximate, as ru_maxrss deltas are.",
+        "peak_rss_delta = peak - before load: the highest of all resident-memory readings "
+        "(sampled RSS and the kernel's high-water marks) minus the RSS before the model "
+        "was loaded.",
         "lower",
         "bytes",
         _memory("peak_rss_delta_bytes"),

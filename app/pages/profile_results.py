@@ -85,7 +85,7 @@ class ResultsTable(QTableWidget):
             self.setItem(row, column, item)
 
 
-# (figure, tooltip quoting MEASUREMENT.md)
+# (figure, tooltip with its definition from the README)
 FIGURE_TIPS = {
     "p50": "Median, nearest-rank sorted[floor(n*0.5)]",
     "p50 95% CI": "Distribution-free 95% confidence interval of the median (binomial "
@@ -97,8 +97,8 @@ FIGURE_TIPS = {
     "throughput": "batch / mean latency",
     "load_ms": "Session/interpreter creation, including delegates",
     "first_ms": "The first inference, cold",
-    "peak_rss_delta": "peak_rss (high-water mark: ru_maxrss plus a sampling thread) minus "
-    "rss_before_load",
+    "peak_rss_delta": "peak_rss (the highest of all readings: RSS before and after load, "
+    "at phase boundaries, sampled, and the kernel's high-water marks) minus rss_before_load",
     "model size": "model_file_bytes: the file the runtime opened",
     "top-1 / top-5": "Labelled accuracy on the evaluation data, on this runtime",
 }
@@ -109,7 +109,7 @@ FIGURE_TIPS["top-1 agreement"] = f"{_FIDELITY_TIP}: share of inputs with the sam
 
 
 def summary_rows(job: ProfileJob) -> list[tuple[str, str]]:
-    """(figure, value) of a finished job, in the words of MEASUREMENT.md."""
+    """(figure, value) of a finished job, in the words of the README's definitions."""
     result = job.result or {}
     stats, memory = job.statistics, result.get("memory") or {}
     rows: list[tuple[str, str]] = []

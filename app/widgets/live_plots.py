@@ -31,7 +31,7 @@ HISTOGRAM_BINS = 60
 #: million samples), the next one waits longer instead of starving input handling.
 MAX_DRAW_SHARE = 0.25
 
-# Tooltips quote MEASUREMENT.md, so the numbers on screen mean what the docs say.
+# Tooltips state the README's definitions, so the numbers on screen mean what the docs say.
 LATENCY_TIP = (
     "Each point is one measured run: the time of the runtime's run call only (inputs "
     "prepared before the loop), timed with time.perf_counter_ns. Warm-up runs are not "
@@ -48,8 +48,9 @@ PERCENTILE_TIP = (
 )
 MEMORY_TIP = (
     "Resident set size of the worker process, sampled every 10 ms through load and first "
-    "inference and every 100 ms while timing. peak_rss_delta = peak_rss - rss_before_load; "
-    "the peak also includes ru_maxrss, which catches peaks between samples."
+    "inference and every 100 ms while timing. peak_rss is the highest of all readings, the "
+    "kernel's high-water marks included, so it catches peaks between samples; "
+    "peak_rss_delta = peak_rss - rss_before_load."
 )
 
 

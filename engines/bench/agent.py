@@ -209,12 +209,7 @@ def _evaluate(session: Any, evaluate: dict[str, Any], emit: Emitter) -> dict[str
 
 def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
     from engines.bench import environment
-    from engines.bench.memory import (
-        MemorySampler,
-        current_rss_bytes,
-        maxrss_bytes,
-        own_peak_bytes,
-    )
+    from engines.bench.memory import MemorySampler, PeakRss
     from engines.bench.spec import BenchSpec
     from engines.bench.stats import summarize
     from engines.runtimes.base import RuntimeOptions
@@ -223,13 +218,16 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
 
     phase = "verify"
     state = {"phase": phase}
+    peak = PeakRss()
+    window = {"open": False}
 
     def enter(name: str) -> None:
+        if window["open"]:
+            peak.read()  # every phase boundary inside the memory window is a reading
         state["phase"] = name
         emit({"type": "phase", "phase": name})
         _inject_fault(spec.fault, name)
 
-    maxrss_at_start = maxrss_bytes()  # may be inherited from the parent (execve keeps it)
     try:
         spec = BenchSpec.from_dict(spec_data)
         enter("verify")
@@ -254,8 +252,10 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
         sampler = MemorySampler(
             spec.memory_interval_ms / 1000.0,
             lambda t, rss: emit({"type": "memory", "t_s": round(t, 4), "rss_bytes": rss}),
+            peak,
         )
-        rss_before = current_rss_bytes()
+        rss_before = peak.open_window()
+        window["open"] = True
         sampler.start()
 
         enter("load")
@@ -266,7 +266,7 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
             RuntimeOptions(spec.threads, spec.accelerator, list(spec.model.inputs)),
         )
         load_ms = (time.perf_counter_ns() - t0) / 1e6
-        rss_after_load = current_rss_bytes()
+        rss_after_load = peak.read()
         inputs = session.inputs()
         feeds = synthesize(inputs, spec.batch, spec.input_seed, spec.input_shapes)
 
@@ -300,8 +300,8 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
             return report
 
         # The peak is almost always set at load; while timing, sample rarely so the
-        # sampler does not take CPU from the runtime's threads (ru_maxrss still catches
-        # any peak in between).
+        # sampler does not take CPU from the runtime's threads (the kernel's high-water
+        # marks still catch any peak in between).
         sampler.interval_s = max(sampler.interval_s, MEASURE_MEMORY_INTERVAL_S)
         enter("warmup")
         warm: list[float] = []
@@ -331,8 +331,10 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
             )
             stream.flush()
         # Memory is read before evaluation: evaluating a data set is not what is measured.
-        peak_sampled = sampler.stop()
-        peak = own_peak_bytes(peak_sampled, maxrss_at_start)
+        sampler.stop()
+        peak.read()
+        window["open"] = False
+        peak_bytes = peak.bytes
         evaluation = None
         if spec.evaluate:
             enter("evaluate")
@@ -343,15 +345,19 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
         memory = {
             "rss_before_load_bytes": rss_before,
             "rss_after_load_bytes": rss_after_load,
-            "peak_rss_bytes": peak,
-            "peak_rss_delta_bytes": peak - rss_before,
+            "peak_rss_bytes": peak_bytes,
+            "peak_rss_delta_bytes": peak_bytes - rss_before,
             "model_file_bytes": os.path.getsize(spec.model.path),
             "accelerator_peak_bytes": session.peak_accelerator_bytes(),
-            "method": "peak = max(ru_maxrss once above its inherited start value, "
-            "RSS sampled every "
-            f"{spec.memory_interval_ms:g} ms through load and first inference, every "
-            f"{MEASURE_MEMORY_INTERVAL_S * 1000:g} ms while timing); "
+            "method": "peak = the highest of all readings from just before load to the end "
+            "of the timed runs: RSS before and after load, at every phase boundary, sampled "
+            f"every {spec.memory_interval_ms:g} ms through load and first inference and every "
+            f"{MEASURE_MEMORY_INTERVAL_S * 1000:g} ms while timing, and the kernel's "
+            "high-water marks (VmHWM"
+            + (" reset at the window's start" if peak.hwm_reset else "")
+            + ", ru_maxrss) once they rise inside the window; "
             "delta = peak - rss_before_load",
+            "readings": peak.readings,
         }
         emit(
             {

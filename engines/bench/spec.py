@@ -12,7 +12,7 @@ SPEC_VERSION = 1
 
 @dataclass(frozen=True)
 class RunPolicy:
-    """Warm-up and measurement stopping rules from MEASUREMENT.md (both counts AND times)."""
+    """Warm-up and measurement stopping rules (both counts AND times)."""
 
     warmup_runs: int = 5
     warmup_min_s: float = 0.5

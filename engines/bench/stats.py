@@ -1,4 +1,4 @@
-"""Latency statistics exactly as MEASUREMENT.md defines them (stdlib only: runs in the agent).
+"""Latency statistics exactly as the README defines them (stdlib only: runs in the agent).
 
 Percentiles are nearest-rank, `sorted[floor(n * p)]`, the rule LiteRT's benchmark_model and
 onnxruntime_perf_test use, so our p50/p90/p99 can be compared with theirs. The standard

@@ -19,7 +19,7 @@ tensorflow/core/util/stats_calculator.h), in microseconds unless said:
 Lines may carry a log prefix ("INFO: "); averages are printed with six significant
 digits. The tool prints no raw samples, so nothing here can be re-analysed: the result
 says so. Its std is the population one and its percentiles are nearest-rank
-(`sorted[floor(n*p)]`), the same definitions as ours (MEASUREMENT.md).
+(`sorted[floor(n*p)]`), the same definitions as ours.
 """
 
 from __future__ import annotations

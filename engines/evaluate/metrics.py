@@ -1,4 +1,4 @@
-"""Accuracy figures as MEASUREMENT.md defines them (stdlib + numpy only: runs in the agent).
+"""Accuracy figures as the README defines them (stdlib + numpy only: runs in the agent).
 
 Two families, both computed from model outputs:
 

@@ -508,7 +508,7 @@ def methodology() -> list[Flowable]:
     out: list[Flowable] = [PageBreak(), markup("Methodology", "h1")]
     out.append(
         markup(
-            f"The definitions every figure in this report follows, quoted from {escape(SOURCE)}:",
+            f"The definitions every figure in this report follows, as stated in {escape(SOURCE)}:",
             "body",
         )
     )

@@ -67,7 +67,7 @@ class Session(ABC):
     def timed_call(self, feeds: dict[str, np.ndarray]) -> Callable[[], object]:
         """Bind inputs once and return the zero-argument call the agent times.
 
-        Only the runtime's own run call is inside it (MEASUREMENT.md), plus a device
+        Only the runtime's own run call is inside it (the README's definitions), plus a device
         synchronisation where the runtime is asynchronous (CUDA).
         """
 

@@ -1,6 +1,6 @@
 """Compression figures (`make bench`): each variant measured side by side with its FP32 model.
 
-Every latency is the agent's p50 (MEASUREMENT.md policy), FP32 and variant interleaved
+Every latency is the agent's p50 (the default run policy), FP32 and variant interleaved
 over ROUNDS rounds in one run so drift hits both; ratios are FP32 / variant.
 
 1. zoo:resnet18 at 224: ONNX static INT8 vs FP32 (latency, size); structured 50% pruning

@@ -1,4 +1,4 @@
-"""Latency statistics against hand-computed values and as properties (MEASUREMENT.md)."""
+"""Latency statistics against hand-computed values and as properties (the README's definitions)."""
 
 from __future__ import annotations
 
