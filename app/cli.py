@@ -293,10 +293,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from engines.models.refs import resolve
+    from app.cli_resolve import resolve_shown
 
     with _store(args) as store:
-        artifact = resolve(args.model, store, trust_code=args.trust_code)
+        artifact = resolve_shown(args.model, store, trust_code=args.trust_code)
     info = dict(artifact.inspection or {})
     if args.json:
         print(

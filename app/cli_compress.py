@@ -150,10 +150,10 @@ def cmd_export(args: argparse.Namespace, open_store: StoreFn) -> int:
 
 
 def _export_plain(args: argparse.Namespace, store: Any) -> tuple[Any, list[dict[str, Any]]]:
+    from app.cli_resolve import resolve_shown
     from engines.export.runnable import export_fp32
-    from engines.models.refs import resolve
 
-    source = resolve(args.model, store, trust_code=args.trust_code)
+    source = resolve_shown(args.model, store, trust_code=args.trust_code)
     events = export_fp32(source, args.to, store, opset=args.opset, dynamic_batch=args.dynamic_batch)
     while True:
         try:
@@ -172,11 +172,11 @@ def _default_runtime(fmt: str) -> str:
 
 def cmd_evaluate(args: argparse.Namespace, open_store: StoreFn) -> int:
     from app.cli_devices import opened
+    from app.cli_resolve import resolve_shown
     from engines.bench.profile import ProfileRequest, profile
-    from engines.models.refs import resolve
 
     with open_store(args) as store, opened(args.device) as device:
-        artifact = resolve(args.variant, store, trust_code=args.trust_code)
+        artifact = resolve_shown(args.variant, store, trust_code=args.trust_code)
         runtime = args.runtime or _default_runtime(artifact.format)
         request = ProfileRequest(
             model=f"artifact:{artifact.id}",
@@ -246,11 +246,11 @@ def _num(value: float | None, spec: str) -> str:
 
 
 def cmd_variants(args: argparse.Namespace, open_store: StoreFn) -> int:
+    from app.cli_resolve import resolve_shown
     from engines.compress.build import root_of
-    from engines.models.refs import resolve
 
     with open_store(args) as store:
-        root = root_of(resolve(args.model, store, trust_code=args.trust_code), store)
+        root = root_of(resolve_shown(args.model, store, trust_code=args.trust_code), store)
         tree = _tree(store, root)
     if args.json:
         print(json.dumps(tree, indent=2))

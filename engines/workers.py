@@ -6,13 +6,15 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Generator, Iterator
+from typing import Any, TypeVar
 
 from engines.errors import BadInput, Cancelled, RunFailed
 from engines.process import EOF_MARK, crash_message, start_child
 
 ProgressFn = Callable[[str, float | None], None]
+T = TypeVar("T")
+_DONE = object()
 
 
 def iter_task(
@@ -76,3 +78,58 @@ def run_task(
         if progress:
             progress(str(event.get("message", "")), event.get("fraction"))
     raise RunFailed(f"the {task} worker ended without a result")
+
+
+def progress_events(
+    work: Callable[[ProgressFn], T], cancel: threading.Event
+) -> Generator[dict[str, Any], None, T]:
+    """Run `work(progress)` in a thread and yield its progress calls as events as they
+    happen; `value = yield from progress_events(...)` gets its result (or its exception).
+
+    `work` must watch `cancel`; closing this generator early sets it and waits for the
+    thread, so nothing runs on behind a caller that has gone.
+    """
+    calls: queue.Queue[Any] = queue.Queue()
+    outcome: dict[str, Any] = {}
+
+    def report(message: str, fraction: float | None = None) -> None:
+        calls.put((message, fraction))
+
+    def target() -> None:
+        try:
+            outcome["value"] = work(report)
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome["error"] = exc
+        finally:
+            calls.put(_DONE)
+
+    thread = threading.Thread(target=target, name="edgebench-progress", daemon=True)
+    thread.start()
+    try:
+        while (item := calls.get()) is not _DONE:
+            yield {"type": "progress", "message": str(item[0]), "fraction": item[1]}
+    finally:
+        if thread.is_alive():
+            cancel.set()
+            thread.join(timeout=30)
+    if "error" in outcome:
+        raise outcome["error"]
+    value: T = outcome["value"]
+    return value
+
+
+def progress_as_log(
+    stream: Generator[dict[str, Any], None, T],
+) -> Generator[dict[str, Any], None, T]:
+    """The same stream with its progress events as `log` events (for profile and sweep,
+    whose consumers print logs); returns the stream's value and closes it if left early."""
+    try:
+        while True:
+            try:
+                event = next(stream)
+            except StopIteration as done:
+                value: T = done.value
+                return value
+            yield {"type": "log", "level": "info", "message": str(event.get("message", ""))}
+    finally:
+        stream.close()

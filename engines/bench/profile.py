@@ -74,8 +74,9 @@ def profile(
     """Yield agent events, then a `stored` event (run id) or the final `error`."""
     from engines.devices.local import LocalDevice
     from engines.export.runnable import runnable_artifact
-    from engines.models.refs import resolve
+    from engines.models.refs import resolving
     from engines.runtimes.registry import get_runtime
+    from engines.workers import progress_as_log
 
     device = device or LocalDevice()
     notes: list[dict[str, Any]] = []
@@ -91,9 +92,9 @@ def profile(
 
         raise BadInput(f"runtime {runtime.name} is unavailable: {availability.reason}")
     yield {"type": "log", "level": "info", "message": f"resolving {request.model}"}
-    source = resolve(request.model, store, trust_code=request.trust_code, progress=note)
-    yield from notes
-    notes.clear()
+    source = yield from progress_as_log(
+        resolving(request.model, store.path, trust_code=request.trust_code)
+    )
     artifact = runnable_artifact(source, runtime, store, progress=note)
     yield from notes
     notes.clear()

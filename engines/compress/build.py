@@ -211,10 +211,12 @@ def build_variant(
     request: VariantRequest, store: Store, cancel: threading.Event | None = None
 ) -> Iterator[dict[str, Any]]:
     """Yield progress events, then {"type": "variant", "artifact_id", "reports"}."""
-    from engines.models.refs import resolve
+    from engines.models.refs import resolving
 
     yield _progress(f"resolving {request.model}")
-    source = resolve(request.model, store, trust_code=request.trust_code)
+    source = yield from resolving(
+        request.model, store.path, trust_code=request.trust_code, cancel=cancel
+    )
     kind = model_kind(source.format)
     recipe = request.recipe
     _check_applicable(recipe, kind, request.target, source)

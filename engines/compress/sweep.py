@@ -57,10 +57,13 @@ def sweep(
     """Yield log/progress events and one `row` per (variant, runtime, device), then `done`."""
     from engines.compress.build import default_data
     from engines.devices.local import LocalDevice
-    from engines.models.refs import resolve
+    from engines.models.refs import resolving
+    from engines.workers import progress_as_log
 
     targets = list(devices) or [LocalDevice()]
-    source = resolve(request.model, store, trust_code=request.trust_code)
+    source = yield from progress_as_log(
+        resolving(request.model, store.path, trust_code=request.trust_code, cancel=cancel)
+    )
     evaluate_data = request.evaluate_data or default_data(source, "evaluation")
     recipes = (fp32(), *[r for r in request.recipes if r.name != "fp32"])
     rows: list[dict[str, Any]] = []

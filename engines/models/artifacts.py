@@ -11,6 +11,8 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +93,8 @@ def import_model(
     parent_id: int | None = None,
     step: str | None = None,
     step_settings: dict[str, Any] | None = None,
+    progress: Callable[[str, float | None], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> ArtifactRow:
     """Copy, hash, inspect and record a model file; the same content is stored once."""
     src = Path(source).expanduser()
@@ -109,7 +113,11 @@ def import_model(
 
     from engines.workers import run_task
 
-    inspection = run_task("inspect", {"path": str(src), "format": fmt}, timeout_s=300)
+    if progress is not None:
+        progress(f"inspecting {src.name}", None)
+    inspection = run_task(
+        "inspect", {"path": str(src), "format": fmt}, timeout_s=300, cancel=cancel
+    )
     extra = check_external_data(src, inspection.pop("external_data", []) or [])
     data_files = [
         {

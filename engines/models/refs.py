@@ -3,29 +3,74 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 from engines import paths
 from engines.errors import BadInput
 from engines.models.artifacts import import_model
 from engines.store.db import ArtifactRow, Store
-from engines.workers import ProgressFn, run_task
+from engines.workers import ProgressFn, progress_events, run_task
 
 
 def resolve(
-    ref: str, store: Store, *, trust_code: bool = False, progress: ProgressFn | None = None
+    ref: str,
+    store: Store,
+    *,
+    trust_code: bool = False,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
 ) -> ArtifactRow:
+    """The stored artifact for `ref`, importing (or training, for a demo) it first if needed.
+
+    `progress(message, fraction)` hears each step as it happens (the demo's epochs, the
+    inspection); setting `cancel` stops a worker that is still running.
+    """
     if ref.startswith("demo:"):
-        return _demo(ref.removeprefix("demo:"), store, progress)
+        return _demo(ref.removeprefix("demo:"), store, progress, cancel)
     if ref.startswith("zoo:"):
         name, _, weights = ref.removeprefix("zoo:").partition(":")
-        return _zoo(name, weights or "random", store)
+        return _zoo(name, weights or "random", store, progress, cancel)
     if ref.startswith("artifact:"):
         return store.artifact(int(ref.removeprefix("artifact:")))
-    return import_model(ref, store, trust_code=trust_code)
+    return import_model(ref, store, trust_code=trust_code, progress=progress, cancel=cancel)
 
 
-def _demo(name: str, store: Store, progress: ProgressFn | None) -> ArtifactRow:
+def resolving(
+    ref: str,
+    db_path: Path,
+    *,
+    trust_code: bool = False,
+    cancel: threading.Event | None = None,
+) -> Generator[dict[str, Any], None, ArtifactRow]:
+    """`resolve` as a stream: progress events as they happen (the demo's epochs, the
+    inspection); `artifact = yield from resolving(...)` gets the result. It works on its own
+    connection to the store at `db_path`; closing the stream early cancels it."""
+    from engines.store.db import Store as OpenStore
+
+    stop = cancel or threading.Event()
+
+    def work(progress: ProgressFn) -> ArtifactRow:
+        with OpenStore(db_path) as store:
+            return resolve(ref, store, trust_code=trust_code, progress=progress, cancel=stop)
+
+    return (yield from progress_events(work, stop))
+
+
+def resolve_events(
+    ref: str, db_path: Path, *, trust_code: bool = False, cancel: threading.Event | None = None
+) -> Iterator[dict[str, Any]]:
+    """For a front end: progress events, then {"type": "artifact", "artifact_id", "name"}."""
+    yield {"type": "progress", "message": f"opening {ref}", "fraction": None}
+    artifact = yield from resolving(ref, db_path, trust_code=trust_code, cancel=cancel)
+    yield {"type": "artifact", "artifact_id": artifact.id, "name": artifact.name}
+
+
+def _demo(
+    name: str, store: Store, progress: ProgressFn | None, cancel: threading.Event | None
+) -> ArtifactRow:
     from engines.models.demo import DEMOS, RECIPE_VERSION
 
     if name not in DEMOS:
@@ -36,12 +81,25 @@ def _demo(name: str, store: Store, progress: ProgressFn | None) -> ArtifactRow:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}-r{RECIPE_VERSION}-torch{module_version('torch')}.pt2"
     if not path.is_file():
-        run_task("build_demo", {"name": name, "out_path": str(path)}, progress=progress)
+        run_task(
+            "build_demo",
+            {"name": name, "out_path": str(path)},
+            progress=progress,
+            cancel=cancel,
+        )
     # Our own recipe's output: trusted by construction.
-    return import_model(path, store, name=name, trust_code=True, origin="demo")
+    return import_model(
+        path, store, name=name, trust_code=True, origin="demo", progress=progress, cancel=cancel
+    )
 
 
-def _zoo(name: str, weights: str, store: Store) -> ArtifactRow:
+def _zoo(
+    name: str,
+    weights: str,
+    store: Store,
+    progress: ProgressFn | None,
+    cancel: threading.Event | None,
+) -> ArtifactRow:
     from engines.models.zoo import PRETRAINED, RANDOM, descriptor
 
     if weights not in (RANDOM, PRETRAINED):
@@ -54,4 +112,6 @@ def _zoo(name: str, weights: str, store: Store) -> ArtifactRow:
     if not path.is_file():
         path.write_text(json.dumps(descriptor(name, weights), indent=2))
     label = f"zoo:{name}" + (" (pretrained)" if weights == PRETRAINED else " (random weights)")
-    return import_model(Path(path), store, name=label, origin="zoo")
+    return import_model(
+        Path(path), store, name=label, origin="zoo", progress=progress, cancel=cancel
+    )

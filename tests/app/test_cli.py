@@ -280,3 +280,18 @@ def test_profile_demo_model_on_litert(capsys, edgebench_home):
     payload2 = _profile_json(capsys, "demo:digits-cnn", "litert")
     with Store(edgebench_home / "results.sqlite") as store:
         assert store.run(payload2["run_id"]).artifact_id == run.artifact_id
+
+
+def test_inspect_demo_shows_each_training_epoch_as_it_trains(capsys):
+    """A fresh store: the demo trains first and says so, epoch by epoch, on stderr."""
+    assert main(["inspect", "demo:digits-cnn"]) == EXIT_OK
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    epochs = [line for line in lines if line.startswith("training the demo model: epoch ")]
+    assert epochs == [f"training the demo model: epoch {n} of 30" for n in range(1, 31)]
+    assert lines.index("starting PyTorch") < lines.index(epochs[0])
+    assert lines.index("saving the demo model") > lines.index(epochs[-1])
+    assert captured.out.startswith("digits-cnn  [torch-exported-program]")
+    # Cached now: the second inspect trains nothing.
+    assert main(["inspect", "demo:digits-cnn"]) == EXIT_OK
+    assert "training" not in capsys.readouterr().err
