@@ -6,7 +6,6 @@ the window cancels running jobs and waits for them, so no child process outlives
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,22 +29,6 @@ PAGES = ("Models", "Compress", "Profile", "Compare", "History", "Devices")
 STYLE_SHEET = Path(__file__).resolve().parents[1] / "resources" / "style.qss"
 MODEL_FILTER = "Models (*.onnx *.tflite *.pt2 *.pt *.pth);;All files (*)"
 MAX_RECENT = 8
-
-
-def import_events(ref: str, db_path: Path, trust_code: bool) -> Iterator[dict[str, Any]]:
-    """Resolve a model reference into an artifact (in the job's thread)."""
-    from engines.models.refs import resolve
-    from engines.store.db import Store
-
-    messages: list[str] = []
-    yield {"type": "progress", "message": f"importing {ref}", "fraction": None}
-    with Store(db_path) as store:
-        artifact = resolve(
-            ref, store, trust_code=trust_code, progress=lambda m, f=None: messages.append(m)
-        )
-    for message in messages:
-        yield {"type": "progress", "message": message, "fraction": None}
-    yield {"type": "artifact", "artifact_id": artifact.id, "name": artifact.name}
 
 
 class MainWindow(QMainWindow):
@@ -181,22 +164,36 @@ class MainWindow(QMainWindow):
 
     def load_model(self, ref: str, trust_code: bool = False) -> Any:
         """Import a file or `demo:`/`zoo:` reference in a job; returns the job."""
+        from engines.models.refs import resolve_events
+
         db_path = self.workspace.db_path
+
+        def connect(job: Any) -> None:
+            self._imports[job] = ref
+            # Bound slots (queued to the GUI thread), never lambdas: see Workspace.start_job.
+            job.event.connect(self._on_import_event)
+            job.failed.connect(self._on_import_failed_signal)
+            job.finished.connect(self._on_import_done)
+
         job = self.workspace.start_job(
-            lambda _cancel: import_events(ref, db_path, trust_code), f"import {Path(ref).name}"
+            lambda cancel: resolve_events(ref, db_path, trust_code=trust_code, cancel=cancel),
+            f"import {Path(ref).name}",
+            connect,
         )
-        self._imports[job] = ref
-        # Bound slots (queued to the GUI thread), never lambdas: see Workspace.start_job.
-        job.event.connect(self._on_import_event)
-        job.failed.connect(self._on_import_failed_signal)
-        job.finished.connect(self._on_import_done)
+        self.models_page().import_started(job, ref)
         return job
+
+    def models_page(self) -> Any:
+        return self.pages["Models"]
 
     @Slot(object)
     def _on_import_event(self, event: dict[str, Any]) -> None:
         ref = self._imports.get(self.sender(), "")
         if event["type"] == "progress":
             self.statusBar().showMessage(str(event["message"]), 5000)
+            self.models_page().import_progress(
+                self.sender(), str(event["message"]), event.get("fraction")
+            )
         elif event["type"] == "artifact":
             self._remember(ref)
             self.workspace.artifacts_changed.emit()
@@ -206,13 +203,18 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_import_failed_signal(self, error: dict[str, Any]) -> None:
         ref = self._imports.pop(self.sender(), "")
+        self.models_page().import_ended(self.sender())
         self._on_import_failed(ref, error)
 
     @Slot()
     def _on_import_done(self) -> None:
         self._imports.pop(self.sender(), None)
+        self.models_page().import_ended(self.sender())
 
     def _on_import_failed(self, ref: str, error: dict[str, Any]) -> None:
+        if error.get("error_type") == "cancelled":
+            self.statusBar().showMessage(f"stopped loading {ref}", 5000)
+            return
         if error.get("error_type") == "TrustRequired":
             answer = QMessageBox.question(
                 self,

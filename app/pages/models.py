@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QProgressBar,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -411,11 +412,14 @@ class ModelsPage(QWidget):
         )
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_hint.setStyleSheet("color: palette(placeholder-text);")
+        self._build_import_box()
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.import_box)
         left_layout.addWidget(self.tree)
         left_layout.addWidget(self.empty_hint)
+        left_layout.addStretch(0)  # keeps the loading box at the top while the tree is hidden
         self.panel = InspectionPanel()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -435,6 +439,75 @@ class ModelsPage(QWidget):
         workspace.current_artifact_changed.connect(self.select_artifact)
         self.refresh()
 
+    def _build_import_box(self) -> None:
+        """What a running import (or the demo's training) is doing, with a Cancel button."""
+        self.import_box = QGroupBox("Loading")
+        box = QVBoxLayout(self.import_box)
+        self.import_label = QLabel("")
+        self.import_label.setWordWrap(True)
+        self.import_bar = QProgressBar()
+        self.import_bar.setRange(0, 0)
+        self.import_cancel = QPushButton("Cancel")
+        self.import_cancel.setToolTip("Stop loading this model (Esc stops every job)")
+        self.import_cancel.clicked.connect(self.cancel_imports)
+        row = QHBoxLayout()
+        row.addWidget(self.import_bar, 1)
+        row.addWidget(self.import_cancel)
+        box.addWidget(self.import_label)
+        box.addLayout(row)
+        self.import_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.import_box.setVisible(False)
+        self._import_jobs: dict[Any, str] = {}
+
+    # ------------------------------------------------------------------ imports
+
+    def import_started(self, job: Any, ref: str) -> None:
+        self._import_jobs[job] = ref
+        self.import_box.setTitle(f"Loading {ref}")
+        self.import_label.setText("starting…")
+        self.import_bar.setRange(0, 0)
+        self._show_import_state()
+
+    def import_progress(self, job: Any, message: str, fraction: float | None) -> None:
+        """Show a job's latest step: "training the demo model: epoch 3 of 30"."""
+        if job not in self._import_jobs:
+            return
+        self.import_box.setTitle(f"Loading {self._import_jobs[job]}")
+        self.import_label.setText(message)
+        if fraction is None:
+            self.import_bar.setRange(0, 0)  # busy: this step has no measure of its own
+        else:
+            self.import_bar.setRange(0, 100)
+            self.import_bar.setValue(round(100 * max(0.0, min(1.0, float(fraction)))))
+
+    def import_ended(self, job: Any) -> None:
+        self._import_jobs.pop(job, None)
+        self._show_import_state()
+
+    def cancel_imports(self) -> None:
+        for job in list(self._import_jobs):
+            job.cancel()
+        self.import_label.setText("stopping…")
+
+    def importing(self) -> bool:
+        return bool(self._import_jobs)
+
+    def _show_import_state(self) -> None:
+        self.import_box.setVisible(self.importing())
+        has_rows = bool(getattr(self, "_rows", None))
+        self.empty_hint.setVisible(not has_rows and not self.importing())
+        if self.importing() and self.shown_artifact_id is None:
+            refs = ", ".join(self._import_jobs.values())
+            self.panel.title.setText(f"Loading {refs}…")
+            self.panel.subtitle.setText(
+                "It appears here when it is ready. The first time, the demo model is trained "
+                "on this machine (30 epochs, a few seconds)."
+                if any(ref.startswith("demo:") for ref in self._import_jobs.values())
+                else "It is copied into the model store and inspected in a separate process."
+            )
+        elif self.shown_artifact_id is None:
+            self.panel.show_artifact(None)
+
     # ------------------------------------------------------------------ data
 
     def refresh(self) -> None:
@@ -446,7 +519,7 @@ class ModelsPage(QWidget):
         self._items = fill_artifact_tree(self.tree, rows)
         self.tree.blockSignals(False)
         self.tree.setVisible(bool(rows))
-        self.empty_hint.setVisible(not rows)
+        self._show_import_state()
         wanted = self.shown_artifact_id or self.workspace.current_artifact_id
         if wanted in self._items:
             self.select_artifact(wanted)
@@ -480,6 +553,8 @@ class ModelsPage(QWidget):
         row = self._rows.get(artifact_id) if artifact_id is not None else None
         parent = self._rows.get(row.parent_id) if row and row.parent_id else None
         self.panel.show_artifact(row, parent)
+        if row is None and self.importing():
+            self._show_import_state()
         for button in (self.compress_button, self.profile_button):
             button.setEnabled(row is not None)
 

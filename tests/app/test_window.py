@@ -111,3 +111,53 @@ def test_closing_the_window_cancels_a_running_profile(window, workspace, qtbot, 
     window.close()
     assert not job.is_running()
     assert time.monotonic() - started < 15
+
+
+def _training_events(job) -> list[str]:
+    messages: list[str] = []
+    job.event.connect(lambda e: messages.append(e["message"]) if e["type"] == "progress" else None)
+    return messages
+
+
+def test_the_demo_trains_with_its_epochs_on_the_models_page(window, workspace, qtbot):
+    window.show_page("Models")
+    page = window.pages["Models"]
+    job = window.load_model("demo:digits-cnn")
+    messages = _training_events(job)
+    assert page.import_box.isVisible() and not page.empty_hint.isVisible()
+    qtbot.waitUntil(lambda: "epoch 3 of 30" in page.import_label.text(), timeout=120_000)
+    assert job.is_running()
+    assert page.import_bar.maximum() == 100 and page.import_bar.value() >= 10
+    save_screenshot(window, "models-page-demo-training")
+    qtbot.waitUntil(lambda: not job.is_running(), timeout=120_000)
+    qtbot.waitUntil(lambda: not page.import_box.isVisible(), timeout=5_000)
+    epochs = [m for m in messages if m.startswith("training the demo model: epoch")]
+    assert epochs == [f"training the demo model: epoch {n} of 30" for n in range(1, 31)]
+    assert page.tree.topLevelItemCount() == 1 and not page.empty_hint.isVisible()
+
+
+def test_cancel_on_the_models_page_stops_the_training(window, workspace, qtbot):
+    page = window.pages["Models"]
+    job = window.load_model("demo:digits-cnn")
+    qtbot.waitUntil(lambda: "epoch" in page.import_label.text(), timeout=120_000)
+    failures: list[dict] = []
+    job.failed.connect(failures.append)
+    qtbot.mouseClick(page.import_cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not job.is_running(), timeout=15_000)
+    assert failures and failures[0]["error_type"] == "cancelled"
+    qtbot.waitUntil(lambda: not page.import_box.isVisible(), timeout=5_000)
+    assert getattr(window, "_error_box", None) is None  # a cancel is not an error
+    with workspace.store() as store:
+        assert store.artifacts() == []
+    assert page.empty_hint.isVisible()
+
+
+def test_closing_the_window_while_the_demo_trains_ends_it_quickly(window, workspace, qtbot):
+    page = window.pages["Models"]
+    job = window.load_model("demo:digits-cnn")
+    qtbot.waitUntil(lambda: "epoch" in page.import_label.text(), timeout=120_000)
+    started = time.monotonic()
+    window.close()
+    assert not job.is_running()
+    assert time.monotonic() - started < 10
+    # The leftover-process guard (tests/conftest.py) checks that the worker is gone too.
