@@ -17,11 +17,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="model to open (default: demo:digits-cnn)",
     )
     parser.add_argument("--db", help="results database (default: $EDGEBENCH_DB or user data dir)")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="only check that a window can open here (display, Qt's system libraries); "
+        "exit 0 if so, 2 with what to install if not",
+    )
+    parser.add_argument(
+        "--no-check",
+        action="store_true",
+        help="start Qt without checking the display and system libraries first",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not args.no_check:
+        from app.qt_check import check
+
+        verdict = check()
+        if args.check or not verdict.ok:
+            print(verdict.message(), file=sys.stdout if verdict.ok else sys.stderr)
+            return 0 if verdict.ok else 2
     from PySide6.QtWidgets import QApplication
 
     from app.window import MainWindow
