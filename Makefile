@@ -3,6 +3,10 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# A PyTorch wheel index to take torch and torchvision from first, e.g. the CPU-only one:
+#   EDGEBENCH_TORCH_INDEX=https://download.pytorch.org/whl/cpu make setup
+EDGEBENCH_TORCH_INDEX ?=
+TORCH_PINS := $(shell grep -oE '"torch(vision)?==[^"]+"' pyproject.toml | tr -d '"')
 
 .PHONY: setup run test lint bench screenshots clean
 
@@ -10,12 +14,21 @@ setup: $(STAMP)
 
 # Re-installs only when pyproject.toml changes; otherwise a no-op.
 $(STAMP): pyproject.toml
-	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	@echo "== setup: installing EdgeBench into $(VENV) (about 7 GB on disk; pip shows each download)"
+	@test -x $(PY) || { echo "-- creating the virtual environment $(VENV)"; python3 -m venv $(VENV); }
+	@echo "-- upgrading pip"
+	$(PY) -m pip install --upgrade pip
+	@if [ -n "$(EDGEBENCH_TORCH_INDEX)" ]; then \
+	  echo "-- $(TORCH_PINS) from $(EDGEBENCH_TORCH_INDEX)"; \
+	  $(PY) -m pip install --index-url "$(EDGEBENCH_TORCH_INDEX)" $(TORCH_PINS); \
+	fi
+	@echo "-- installing EdgeBench and its pinned stack (torch, ONNX Runtime, LiteRT, Qt, ...)"
+	$(PY) -m pip install -e ".[dev]"
 	@touch $(STAMP)
+	@echo "== setup done: $$(du -sh $(VENV) | cut -f1) in $(VENV)"
 
 run: setup
+	@echo "-- starting the app on demo:digits-cnn (the first time, the demo model trains here: under 10 s)"
 	$(VENV)/bin/edgebench-gui demo:digits-cnn
 
 test: setup
