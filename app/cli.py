@@ -28,17 +28,12 @@ def _store(args: argparse.Namespace) -> Any:
     return Store(paths.db_path())
 
 
-def _shape_overrides(items: list[str]) -> dict[str, list[int]]:
-    shapes = {}
-    for item in items or []:
-        name, sep, dims = item.partition("=")
-        try:
-            if not sep:
-                raise ValueError
-            shapes[name] = [int(d) for d in dims.split(",")]
-        except ValueError:
-            raise BadInput(f"--input-shape {item!r}: expected NAME=1,3,224,224") from None
-    return shapes
+class ExactParser(argparse.ArgumentParser):
+    """No abbreviated options: `--input sr=16000` must never be taken as `--input-shape`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
 
 class Progress:
@@ -150,6 +145,7 @@ def _summary_rows(result: dict[str, Any], outcome: dict[str, Any]) -> list[list[
         ["runtime", f"{outcome['runtime']} {env['runtime_versions']}"],
         ["options", json.dumps(result["runtime_options"])],
         ["inputs", json.dumps(result["input_shapes"])],
+        *[["input default", note] for note in result.get("input_notes") or []],
         ["samples", f"{st['count']} timed runs (+{result['warmup']['runs']} warm-up)"],
         ["p50 latency", f"{ms(st['p50_ms'])} ms  (95% CI {ms(ci[0])}-{ms(ci[1])})"],
         ["p90 latency", f"{ms(st['p90_ms'])} ms"],
@@ -186,6 +182,7 @@ def _print_error(error: dict[str, Any]) -> None:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
+    from app.cli_inputs import input_spec
     from engines.bench.profile import ProfileRequest
 
     request = ProfileRequest(
@@ -195,7 +192,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
         batch=args.batch,
         accelerator=args.accelerator,
         policy=_policy(args),
-        input_shapes=_shape_overrides(args.input_shape),
+        inputs=input_spec(args),
         trust_code=args.trust_code,
         keep_run=not args.no_store,
         fault=os.environ.get("EDGEBENCH_TEST_FAULT"),
@@ -480,9 +477,10 @@ def _policy_flags(p: argparse.ArgumentParser, runs: int = 50, min_s: float = 2.0
 def build_parser() -> argparse.ArgumentParser:
     from app.cli_devices import add_commands as add_devices
     from app.cli_devices import add_device_flag
+    from app.cli_inputs import add_input_flags
     from engines import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = ExactParser(
         prog="edgebench",
         description="Compress, export and profile models for edge devices.",
         epilog="MODEL is a file (.onnx, .tflite, .pt2, TorchScript), demo:digits-cnn, "
@@ -491,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"edgebench {__version__}")
     parser.add_argument("--db", help="results database (default: $EDGEBENCH_DB or user data dir)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=ExactParser)
 
     p = sub.add_parser("profile", help="measure latency and memory of MODEL on one runtime")
     p.add_argument("model")
@@ -499,12 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
     _policy_flags(p)
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--accelerator", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument(
-        "--input-shape",
-        action="append",
-        metavar="NAME=D0,D1,...",
-        help="concrete shape for an input with symbolic dims (repeatable)",
-    )
+    add_input_flags(p)
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
     p.add_argument("--no-store", action="store_true", help="do not record the run")
     p.add_argument(
@@ -556,12 +549,19 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except EdgeBenchError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
-        if exc.details:
-            print(f"  {exc.details.strip().splitlines()[0]}", file=sys.stderr)
+        hint = (exc.details or "").strip().splitlines()[:1]
+        if hint and not hint[0].startswith("Traceback"):  # a hint, never a bare trace line
+            print(f"  {hint[0]}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)
         return EXIT_RUN_FAILED
+    except BrokenPipeError:
+        # The reader went away (`edgebench runs list | head`): that is not an error of ours.
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

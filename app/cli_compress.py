@@ -67,6 +67,7 @@ def _report_lines(reports: list[dict[str, Any]]) -> list[str]:
 
 
 def cmd_compress(args: argparse.Namespace, open_store: StoreFn) -> int:
+    from app.cli_inputs import input_spec
     from engines.compress.build import VariantRequest, build_variant
     from profiles.presets import get_preset
 
@@ -77,6 +78,7 @@ def cmd_compress(args: argparse.Namespace, open_store: StoreFn) -> int:
         target=args.to,
         calibration=args.calib,
         trust_code=args.trust_code,
+        inputs=input_spec(args),
     )
     with open_store(args) as store:
         outcome = _drive(build_variant(request, store, threading.Event()), "variant")
@@ -172,6 +174,7 @@ def _default_runtime(fmt: str) -> str:
 
 def cmd_evaluate(args: argparse.Namespace, open_store: StoreFn) -> int:
     from app.cli_devices import opened
+    from app.cli_inputs import input_spec
     from app.cli_resolve import resolve_shown
     from engines.bench.profile import ProfileRequest, profile
 
@@ -183,6 +186,7 @@ def cmd_evaluate(args: argparse.Namespace, open_store: StoreFn) -> int:
             runtime=runtime,
             threads=args.threads,
             measure=False,
+            inputs=input_spec(args),
             evaluate_data=args.data,
             evaluate_limit=args.limit,
         )
@@ -284,6 +288,7 @@ def _walk(node: dict[str, Any], depth: int = 0) -> Iterator[tuple[int, dict[str,
 
 
 def cmd_sweep(args: argparse.Namespace, open_store: StoreFn) -> int:
+    from app.cli_inputs import input_spec
     from engines.bench.spec import RunPolicy
     from engines.compress.sweep import SweepRequest, sweep
     from profiles.presets import get_preset
@@ -301,6 +306,7 @@ def cmd_sweep(args: argparse.Namespace, open_store: StoreFn) -> int:
         threads=args.threads,
         policy=policy,
         trust_code=args.trust_code,
+        inputs=input_spec(args),
     )
     from contextlib import ExitStack
 
@@ -424,6 +430,7 @@ def cmd_presets(args: argparse.Namespace, open_store: StoreFn) -> int:
 def add_commands(sub: Any, open_store: StoreFn) -> None:
     """Register the compression commands on the main parser's sub-parsers."""
     from app.cli_devices import add_device_flag
+    from app.cli_inputs import add_input_flags
 
     def bind(fn: Callable[[argparse.Namespace, StoreFn], int]) -> Callable[..., int]:
         return lambda args: fn(args, open_store)
@@ -448,6 +455,7 @@ def add_commands(sub: Any, open_store: StoreFn) -> None:
     )
     p.add_argument("--calib", help=f"calibration / training data: {data_help}")
     p.add_argument("--out", help="also write the variant to this path")
+    add_input_flags(p, values=False)
     common(p)
     p.set_defaults(func=bind(cmd_compress))
 
@@ -470,6 +478,7 @@ def add_commands(sub: Any, open_store: StoreFn) -> None:
     p.add_argument("--runtime", help="default: the runtime of the variant's format")
     p.add_argument("--limit", type=int, help="evaluate at most N samples")
     p.add_argument("--threads", type=int)
+    add_input_flags(p, values=False)
     add_device_flag(p)
     common(p)
     p.set_defaults(func=bind(cmd_evaluate))
@@ -489,6 +498,7 @@ def add_commands(sub: Any, open_store: StoreFn) -> None:
     p.add_argument("--threads", type=int)
     p.add_argument("--runs", type=int, default=50, help="minimum timed runs per variant")
     p.add_argument("--min-seconds", type=float, default=1.0, help="minimum measuring time")
+    add_input_flags(p)
     add_device_flag(p, many=True)
     common(p)
     p.set_defaults(func=bind(cmd_sweep))

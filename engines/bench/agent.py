@@ -36,6 +36,10 @@ FLUSH_EVERY_S = 0.05
 MEASURE_MEMORY_INTERVAL_S = 0.1
 
 
+#: The stream protocol lines go to (set by `main`; stdout until then).
+_PROTOCOL: list[TextIO] = [sys.stdout]
+
+
 class Emitter:
     """Thread-safe JSON-lines writer (the memory thread and the main loop share stdout)."""
 
@@ -109,8 +113,8 @@ def _inject_fault(spec_fault: str | None, phase: str) -> None:
     elif kind == "hang":
         time.sleep(3600)
     elif kind == "garbage":
-        sys.stdout.write("this is not json\n")
-        sys.stdout.flush()
+        _PROTOCOL[0].write("this is not json\n")
+        _PROTOCOL[0].flush()
         time.sleep(3600)
     elif kind == "oom":
         hog = []
@@ -213,7 +217,7 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
     from engines.bench.spec import BenchSpec
     from engines.bench.stats import summarize
     from engines.runtimes.base import RuntimeOptions
-    from engines.runtimes.feeds import synthesize
+    from engines.runtimes.feeds import load_input_arrays, make_feeds
     from engines.runtimes.registry import get_runtime
 
     phase = "verify"
@@ -268,7 +272,17 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
         load_ms = (time.perf_counter_ns() - t0) / 1e6
         rss_after_load = peak.read()
         inputs = session.inputs()
-        feeds = synthesize(inputs, spec.batch, spec.input_seed, spec.input_shapes)
+        asked = spec.inputs
+        made = make_feeds(
+            inputs,
+            spec.batch,
+            spec.input_seed,
+            shapes=asked.shapes,
+            dims=asked.dims,
+            values=asked.values,
+            arrays=load_input_arrays(asked.data_path) if asked.data_path else None,
+        )
+        feeds = made.arrays
 
         enter("first")
         t0 = time.perf_counter_ns()
@@ -370,6 +384,7 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
                 "runtime_options": session.options_used,
                 "inputs": [i.to_dict() for i in inputs],
                 "input_shapes": {k: list(v.shape) for k, v in feeds.items()},
+                "input_notes": made.notes,
                 "output_shapes": [list(o.shape) for o in outputs],
                 "evaluation": evaluation,
                 "environment": {
@@ -407,10 +422,23 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
                 "type": "error",
                 "error_type": kind,
                 "phase": state["phase"],
-                "message": str(message).splitlines()[0][:500] if message else type(exc).__name__,
+                "message": one_line(str(message)) if message else type(exc).__name__,
                 "details": (getattr(exc, "details", "") or "") + "\n" + traceback.format_exc(),
             }
         )
+
+
+def one_line(message: str, limit: int = 500) -> str:
+    """A runtime's message in one line. Where its first line only introduces a trace
+    (TorchScript: "The following operation failed in the TorchScript interpreter."), the
+    last line, which holds the cause, is added."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    first = lines[0]
+    if len(lines) > 1 and (first.endswith(":") or "following operation failed" in first):
+        first = f"{first} {lines[-1]}"
+    return first[:limit]
 
 
 class _AgentError(Exception):
@@ -421,7 +449,13 @@ class _AgentError(Exception):
 
 
 def main() -> int:
-    emit = Emitter(sys.stdout)
+    # Models and runtimes print freely (a TorchScript forward with print(), native logs):
+    # the protocol gets a private copy of stdout, and fd 1 and sys.stdout go to stderr.
+    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    _PROTOCOL[0] = protocol
+    emit = Emitter(protocol)
     emit({"type": "hello", "protocol": PROTOCOL_VERSION, "pid": os.getpid()})
     line = sys.stdin.readline()
     try:
@@ -442,7 +476,7 @@ def main() -> int:
         target=_watch_stdin, args=(heartbeat,), name="edgebench-stdin", daemon=True
     ).start()
     run_spec(spec_data, emit)
-    sys.stdout.flush()
+    protocol.flush()
     os._exit(0)  # do not wait on runtime thread pools
 
 

@@ -11,7 +11,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from engines.bench.spec import BenchSpec, ModelRef, RunPolicy
+from engines.bench.spec import BenchSpec, InputSpec, ModelRef, RunPolicy
 from engines.devices.base import Device
 from engines.store.db import Store
 
@@ -24,7 +24,7 @@ class ProfileRequest:
     batch: int = 1
     accelerator: str = "cpu"
     policy: RunPolicy = field(default_factory=RunPolicy)
-    input_shapes: dict[str, list[int]] = field(default_factory=dict)
+    inputs: InputSpec = field(default_factory=InputSpec)
     trust_code: bool = False
     keep_run: bool = True
     fault: str | None = None
@@ -53,7 +53,12 @@ def _evaluation_data(
     data: dict[str, Any] = {}
     assert request.evaluate_data is not None
     for event in prepare_data(
-        reference, request.evaluate_data, request.evaluate_limit, None, with_reference=True
+        reference,
+        request.evaluate_data,
+        request.evaluate_limit,
+        None,
+        with_reference=True,
+        asked=request.inputs,
     ):
         if event["type"] == "data":
             data = event
@@ -111,7 +116,7 @@ def profile(
         batch=request.batch,
         accelerator=request.accelerator if request.accelerator != "cpu" else device.accelerator,
         policy=request.policy,
-        input_shapes=request.input_shapes,
+        inputs=request.inputs,
         fault=request.fault,
         measure=request.measure,
         evaluate=evaluate,

@@ -45,6 +45,25 @@ class ModelRef:
 
 
 @dataclass(frozen=True)
+class InputSpec:
+    """What the model is fed, as the user asked for it; the rest is synthesised.
+
+    `shapes` sets whole shapes per input, `dims` binds a symbolic dimension by name
+    wherever it appears, `values` gives an input a constant or a generator
+    ("16000", "ones", "zeros", "range:0:30522"), and `data_path` names an .npz of real
+    arrays by input name (it wins over the others for the inputs it holds).
+    """
+
+    shapes: dict[str, list[int]] = field(default_factory=dict)
+    dims: dict[str, int] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)
+    data_path: str | None = None
+
+    def is_default(self) -> bool:
+        return not (self.shapes or self.dims or self.values or self.data_path)
+
+
+@dataclass(frozen=True)
 class BenchSpec:
     model: ModelRef
     runtime: str
@@ -53,8 +72,8 @@ class BenchSpec:
     accelerator: str = "cpu"  # "cpu" | "cuda"
     policy: RunPolicy = field(default_factory=RunPolicy)
     input_seed: int = 0
-    #: Overrides for symbolic or unknown dims: {"input_name": [1, 3, 224, 224]}.
-    input_shapes: dict[str, list[int]] = field(default_factory=dict)
+    #: Shapes, named dims, values and real arrays for the model's inputs.
+    inputs: InputSpec = field(default_factory=InputSpec)
     memory_interval_ms: float = 10.0
     memory_limit_bytes: int | None = None
     #: Time the model (warm-up + measured runs). False for an accuracy-only run.
@@ -78,6 +97,11 @@ class BenchSpec:
         if data.get("version", SPEC_VERSION) != SPEC_VERSION:
             raise ValueError(f"spec version {data.get('version')} is not {SPEC_VERSION}")
         data["model"] = ModelRef(**data["model"])
+        legacy_shapes = data.pop("input_shapes", None)  # specs stored before InputSpec
+        inputs = dict(data.get("inputs") or {})
+        if legacy_shapes and not inputs.get("shapes"):
+            inputs["shapes"] = legacy_shapes
+        data["inputs"] = InputSpec(**inputs)
         data["policy"] = RunPolicy(**data.get("policy", {}))
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known

@@ -14,11 +14,12 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engines import paths
+from engines.bench.spec import InputSpec
 from engines.compress.catalogue import step_class
 from engines.compress.recipe import Recipe, RecipeStep
 from engines.errors import BadInput
@@ -102,6 +103,8 @@ class VariantRequest:
     calibration_limit: int = 512
     trust_code: bool = False
     target_arch: str = ""
+    #: Shapes and named dims for a model with symbolic dims (calibration and parity data).
+    inputs: InputSpec = field(default_factory=InputSpec)
 
 
 def _progress(message: str, fraction: float | None = None) -> dict[str, Any]:
@@ -153,18 +156,29 @@ def _precision() -> tuple[str, ...]:
     return PRECISION_STEPS
 
 
+def source_inputs(source: ArtifactRow, asked: InputSpec | None = None) -> list[dict[str, Any]]:
+    """The model's declared inputs with the user's shapes and named dims applied."""
+    from engines.runtimes.feeds import bind_inputs
+
+    declared = (source.inspection or {}).get("inputs") or []
+    if asked is None or (not asked.shapes and not asked.dims):
+        return list(declared)
+    return bind_inputs(declared, asked.shapes, asked.dims)
+
+
 def prepare_data(
     source: ArtifactRow,
     data: str,
     limit: int | None,
     cancel: threading.Event | None,
     with_reference: bool = False,
+    asked: InputSpec | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Load a data source for a model into an .npz in the cache; yields progress, then `data`."""
     import hashlib
     import json
 
-    inputs = (source.inspection or {}).get("inputs") or []
+    inputs = source_inputs(source, asked)
     if not inputs:
         raise BadInput(f"{source.name} declares no inputs; data cannot be prepared for it")
     if len(inputs) > 1:
@@ -172,7 +186,8 @@ def prepare_data(
             f"{source.name} has {len(inputs)} inputs; data sources feed single-input models",
         )
     verify(source)
-    key_text = json.dumps([source.sha256, data_identity(data, limit), with_reference, 3])
+    shapes = [i.get("shape") for i in inputs]
+    key_text = json.dumps([source.sha256, data_identity(data, limit), with_reference, 3, shapes])
     key = hashlib.sha256(key_text.encode()).hexdigest()[:20]
     folder = paths.cache_dir() / "data"
     folder.mkdir(parents=True, exist_ok=True)
@@ -230,7 +245,9 @@ def build_variant(
                 f"recipe {recipe.name!r} needs calibration data for {source.name}",
                 "pass --calib with an .npz (x, optional y), an image folder, or synthetic[:N]",
             )
-        for event in prepare_data(source, calibration, request.calibration_limit, cancel):
+        for event in prepare_data(
+            source, calibration, request.calibration_limit, cancel, asked=request.inputs
+        ):
             if event["type"] == "data":
                 data = event
             else:
@@ -238,6 +255,10 @@ def build_variant(
     data_key = (
         data_identity(calibration, request.calibration_limit) if needs_data and calibration else ""
     )
+    if request.inputs.shapes or request.inputs.dims:
+        data_key += (
+            f"|inputs {sorted(request.inputs.shapes.items())} {sorted(request.inputs.dims.items())}"
+        )
     verify(source)
     reports: list[dict[str, Any]] = []
     current = source
@@ -267,7 +288,7 @@ def build_variant(
             current = yield from _export_fp32(current, "onnx", store, cancel)
         if precision:
             current, report = yield from _onnx_precision(
-                current, precision, data, data_key, arch, store, cancel
+                current, precision, data, data_key, arch, store, cancel, request.inputs
             )
             reports.append(report)
     else:
@@ -402,6 +423,7 @@ def _onnx_precision(
     arch: str,
     store: Store,
     cancel: threading.Event | None,
+    asked: InputSpec | None = None,
 ) -> Generator[dict[str, Any], None, tuple[ArtifactRow, dict[str, Any]]]:
     key = precision.key(f"{data_key}|{arch}")
     cached = _cached_child(store, onnx_fp32, precision.step, key)
@@ -414,7 +436,7 @@ def _onnx_precision(
             "step": precision.step,
             "settings": precision.settings,
             "src": onnx_fp32.path,
-            "inputs": (onnx_fp32.inspection or {}).get("inputs") or [],
+            "inputs": source_inputs(onnx_fp32, asked),
             "data_path": (data or {}).get("path"),
             "workdir": str(workdir),
             "target_arch": arch,

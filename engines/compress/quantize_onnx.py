@@ -397,6 +397,37 @@ def _quantized_weight_dtypes(model: Any) -> dict[str, int]:
 # -------------------------------------------------------------------------- dynamic
 
 
+def constants_as_initializers(src: Path, work: Path) -> tuple[Path, int]:
+    """A copy of `src` whose weight-holding Constant nodes are initializers (paddle2onnx
+    and some tf2onnx exports keep every weight in a Constant node, which ONNX Runtime's
+    quantizer cannot see: "Expected conv2d_157.w_0 to be an initializer"); `src` itself
+    when there is none. Returns (path, how many were moved)."""
+    import onnx
+
+    model = onnx.load(str(src), load_external_data=False)
+    if any(init.data_location == onnx.TensorProto.EXTERNAL for init in model.graph.initializer):
+        return src, 0
+    graph = model.graph
+    keep, moved = [], 0
+    for node in graph.node:
+        tensor = next((a.t for a in node.attribute if a.name == "value" and a.type == 4), None)
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and tensor is not None:
+            tensor.name = node.output[0]
+            graph.initializer.append(tensor)
+            moved += 1
+        else:
+            keep.append(node)
+    if not moved:
+        return src, 0
+    del graph.node[:]
+    graph.node.extend(keep)
+    if model.ir_version < 4:
+        model.ir_version = 4  # initializers that are not graph inputs need IR 4
+    out = work / f"{src.stem}.initializers.onnx"
+    onnx.save(model, str(out))
+    return out, moved
+
+
 def quantize_dynamic_onnx(
     src: Path,
     dst: Path,
@@ -423,9 +454,10 @@ def quantize_dynamic_onnx(
     qtype = QuantType.QInt8 if weight_type == "int8" else QuantType.QUInt8
     with _staging(dst) as work:
         tmp = work / "quantized.onnx"
+        feed_src, moved = constants_as_initializers(src, work)
         try:
             quantize_dynamic(
-                str(src),
+                str(feed_src),
                 str(tmp),
                 op_types_to_quantize=list(op_types) if op_types else None,
                 per_channel=per_channel,
@@ -446,6 +478,8 @@ def quantize_dynamic_onnx(
         )
     if graph_ops["quantized_total"] == 0:
         notes.append("no op was quantized: the file only got bigger or stayed the same")
+    if moved:
+        notes.append(f"{moved} weights held in Constant nodes were made initializers first")
     return {
         "method": "dynamic",
         "weight_type": weight_type,

@@ -14,7 +14,7 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engines.bench.spec import RunPolicy
+from engines.bench.spec import InputSpec, RunPolicy
 from engines.compress.recipe import Recipe, fp32
 from engines.devices.base import Device
 from engines.store.db import Store
@@ -33,6 +33,7 @@ class SweepRequest:
     threads: int | None = None
     policy: RunPolicy = field(default_factory=lambda: RunPolicy(min_s=1.0))
     trust_code: bool = False
+    inputs: InputSpec = field(default_factory=InputSpec)
 
 
 def accuracy_of(evaluation: dict[str, Any] | None) -> tuple[str, float | None]:
@@ -123,6 +124,7 @@ def _build(
         recipe=recipe,
         target=RUNTIME_TARGETS.get(runtime, "onnx"),
         calibration=request.calibration,
+        inputs=request.inputs,
     )
     try:
         for event in build_variant(variant_request, store, cancel):
@@ -161,6 +163,7 @@ def _profile_row(
             runtime=runtime,
             threads=request.threads,
             policy=request.policy,
+            inputs=request.inputs,
             evaluate_data=evaluate_data,
             evaluate_limit=request.evaluate_limit,
         )

@@ -399,7 +399,13 @@ class AdbDevice(LocalDevice):
         if evaluate and evaluate.get("data_path"):
             yield {"type": "log", "level": "info", "message": "uploading the evaluation data"}
             evaluate = {**evaluate, "data_path": self.push(evaluate["data_path"], "data", ".npz")}
-        return dataclasses.replace(spec, model=model, evaluate=evaluate)
+        inputs = spec.inputs
+        if inputs.data_path:
+            yield {"type": "log", "level": "info", "message": "uploading the input arrays"}
+            inputs = dataclasses.replace(
+                inputs, data_path=self.push(inputs.data_path, "data", ".npz")
+            )
+        return dataclasses.replace(spec, model=model, evaluate=evaluate, inputs=inputs)
 
     def _start(self) -> Child:
         self._exit_status = None
@@ -474,6 +480,15 @@ class AdbDevice(LocalDevice):
         if not spec.measure:
             yield error_event(
                 "bad_input", "spawn", "benchmark_model only times models; it cannot evaluate"
+            )
+            return
+        if not spec.inputs.is_default():
+            yield error_event(
+                "bad_input",
+                "spawn",
+                "benchmark_model makes its own inputs; --input, --dim, --input-shape and "
+                "--inputs need the device's Python agent (a profile without "
+                "mode = benchmark_model)",
             )
             return
         if spec.accelerator != "cpu":

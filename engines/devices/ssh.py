@@ -344,9 +344,19 @@ class SshDevice(LocalDevice):
             remote_data = f"{root}/data/{data_sha}.npz"
             files.append((data, remote_data, data_sha, "evaluation data"))
             evaluate = {**evaluate, "data_path": remote_data}
+        inputs = spec.inputs
+        if inputs.data_path:
+            arrays = Path(inputs.data_path)
+            arrays_sha = sha256_file(arrays)
+            remote_arrays = f"{root}/data/{arrays_sha}.npz"
+            files.append((arrays, remote_arrays, arrays_sha, "input arrays"))
+            inputs = dataclasses.replace(inputs, data_path=remote_arrays)
         yield from self.ensure_files(files)
         return dataclasses.replace(
-            spec, model=dataclasses.replace(model, path=remote_model), evaluate=evaluate
+            spec,
+            model=dataclasses.replace(model, path=remote_model),
+            evaluate=evaluate,
+            inputs=inputs,
         )
 
     def _start(self) -> Child:

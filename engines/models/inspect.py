@@ -78,24 +78,55 @@ _QUANT_META_SLOTS = {
 }
 
 
-def _onnx_parameters(graph: Any) -> int:
-    """Learned values in the initializers, the same count torch reports for the module.
-
-    Quantization scales and zero points are metadata, and an int32 bias counts only when
-    it feeds a DequantizeLinear (a quantized bias).
-    """
-    uses: dict[str, set[tuple[str, int]]] = {}
+def onnx_graphs(graph: Any, depth: int = 0) -> list[tuple[Any, int]]:
+    """The graph and every subgraph inside it (If branches, Loop and Scan bodies), with
+    their nesting depth."""
+    found = [(graph, depth)]
     for node in graph.node:
-        for index, name in enumerate(node.input):
-            uses.setdefault(name, set()).add((node.op_type, index))
+        for attribute in node.attribute:
+            if attribute.type == 5:  # GRAPH
+                found += onnx_graphs(attribute.g, depth + 1)
+            elif attribute.type == 10:  # GRAPHS
+                for sub in attribute.graphs:
+                    found += onnx_graphs(sub, depth + 1)
+    return found
+
+
+def _constant_tensor(node: Any) -> Any:
+    """The tensor a Constant node holds (its `value` attribute), or None."""
+    if node.op_type != "Constant" or node.domain not in ("", "ai.onnx"):
+        return None
+    return next((a.t for a in node.attribute if a.name == "value" and a.type == 4), None)
+
+
+def _onnx_parameters(graph: Any) -> int:
+    """Learned values in the initializers and in Constant nodes, in the graph and its
+    subgraphs: the same count torch reports for the module.
+
+    Quantization scales and zero points are metadata, an int32 bias counts only when it
+    feeds a DequantizeLinear (a quantized bias), and a one-value Constant is a scalar of
+    the arithmetic, not a weight.
+    """
+    graphs = [g for g, _ in onnx_graphs(graph)]
+    uses: dict[str, set[tuple[str, int]]] = {}
+    for g in graphs:
+        for node in g.node:
+            for index, name in enumerate(node.input):
+                uses.setdefault(name, set()).add((node.op_type, index))
+    tensors = [(init.name, init) for g in graphs for init in g.initializer]
+    for g in graphs:
+        for node in g.node:
+            tensor = _constant_tensor(node)
+            if tensor is not None and node.output and math.prod(tensor.dims) > 1:
+                tensors.append((node.output[0], tensor))
     total = 0
-    for init in graph.initializer:
-        slots = uses.get(init.name, set())
+    for name, tensor in tensors:
+        slots = uses.get(name, set())
         if slots and slots <= _QUANT_META_SLOTS:
             continue
-        quantized_bias = init.data_type == 6 and ("DequantizeLinear", 0) in slots
-        if init.data_type in _ONNX_PARAM_DTYPES or quantized_bias:
-            total += math.prod(init.dims)
+        quantized_bias = tensor.data_type == 6 and ("DequantizeLinear", 0) in slots
+        if tensor.data_type in _ONNX_PARAM_DTYPES or quantized_bias:
+            total += math.prod(tensor.dims)
     return total
 
 
@@ -123,11 +154,23 @@ def inspect_onnx(path: str) -> dict[str, Any]:
         "outputs": _onnx_io(graph.output),
         "parameters": _onnx_parameters(graph),
         "macs": count_onnx_macs(model),
-        "op_histogram": dict(Counter(n.op_type for n in graph.node).most_common()),
+        "op_histogram": dict(
+            Counter(n.op_type for g, _ in onnx_graphs(graph) for n in g.node).most_common()
+        ),
+        "subgraphs": _subgraph_summary(graph),
         "opset": {o.domain or "ai.onnx": o.version for o in model.opset_import},
         "producer": f"{model.producer_name} {model.producer_version}".strip(),
         "external_data": external,
     }
+
+
+def _subgraph_summary(graph: Any) -> list[dict[str, Any]]:
+    """Each subgraph (name, depth, node count): shown so nested networks are not hidden."""
+    return [
+        {"name": g.name or f"subgraph {k}", "depth": depth, "nodes": len(g.node)}
+        for k, (g, depth) in enumerate(onnx_graphs(graph))
+        if depth > 0
+    ]
 
 
 def inspect_tflite(path: str) -> dict[str, Any]:
@@ -260,14 +303,23 @@ def inspect_file(payload: dict[str, Any], progress: Callable[..., None]) -> dict
     elif fmt == formats.TORCHSCRIPT:
         import torch
 
+        from engines.runtimes.torch_runtime import torchscript_inputs, torchscript_schema
+
         module = torch.jit.load(path, map_location="cpu")
+        histogram = Counter(
+            node.kind().split("::")[-1]
+            for node in module.inlined_graph.nodes()
+            if node.kind().startswith("aten::")
+        )
         info = {
-            "inputs": [],
+            "inputs": [i.to_dict() for i in torchscript_inputs(module, [])],
             "outputs": [],
             "macs": None,
             "parameters": sum(p.numel() for p in module.parameters()),
-            "op_histogram": {},
-            "note": "TorchScript records no input shapes",
+            "op_histogram": dict(histogram.most_common()),
+            "forward_schema": torchscript_schema(module),
+            "note": "TorchScript records no tensor shapes: give them with --input-shape "
+            "(and values for int arguments with --input NAME=VALUE)",
         }
     else:
         raise BadInput(f"cannot inspect {fmt} files")

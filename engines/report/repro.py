@@ -30,6 +30,22 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
+def input_flags(spec: dict[str, Any]) -> list[str]:
+    """The --input-shape/--dim/--input/--inputs flags that reproduce a run's inputs."""
+    asked = spec.get("inputs") or {}
+    shapes = asked.get("shapes") or spec.get("input_shapes") or {}
+    words: list[str] = []
+    for name, dims in sorted(shapes.items()):
+        words += ["--input-shape", f"{name}={','.join(str(d) for d in dims)}"]
+    for name, size in sorted((asked.get("dims") or {}).items()):
+        words += ["--dim", f"{name}={size}"]
+    for name, value in sorted((asked.get("values") or {}).items()):
+        words += ["--input", f"{name}={value}"]
+    if asked.get("data_path"):
+        words += ["--inputs", str(asked["data_path"])]
+    return words
+
+
 def policy_flags(policy: dict[str, Any]) -> list[str]:
     """Run-policy flags that differ from the CLI's defaults (profile: 50 runs, 2 s)."""
     flags: list[str] = []
@@ -127,8 +143,7 @@ def commands(item: ReportRun) -> list[str]:
             words += ["--batch", str(spec["batch"])]
         if spec.get("accelerator", "cpu") != "cpu":
             words += ["--accelerator", str(spec["accelerator"])]
-        for name, dims in sorted((spec.get("input_shapes") or {}).items()):
-            words += ["--input-shape", f"{name}={','.join(str(d) for d in dims)}"]
+        words += input_flags(spec)
         words += policy_flags(spec.get("policy") or {})
         words += _device_flags(run.device)
         lines.append(_quote(words))

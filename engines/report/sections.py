@@ -29,7 +29,7 @@ from engines.report.collect import ReportRun
 from engines.report.figures import accuracy, change_vs, numbers
 from engines.report.layout import CONTENT_WIDTH_PT, STYLES, grid, markup, text
 from engines.report.methodology import DEFINITIONS, MACS, SOURCE
-from engines.report.repro import commands
+from engines.report.repro import commands, input_flags
 from engines.report.summary import DeviceChoice
 from engines.report.units import ms, percent, size
 
@@ -398,6 +398,8 @@ def run_section(position: int, item: ReportRun) -> list[Flowable]:
         ("accelerator", spec.get("accelerator")),
         ("run policy", spec.get("policy")),
         ("input shapes", result.get("input_shapes") or spec.get("input_shapes")),
+        ("inputs asked for", " ".join(input_flags(spec)) or "synthetic (seeded)"),
+        ("input defaults", "; ".join(result.get("input_notes") or []) or None),
         (
             "samples",
             f"{stats.get('count')} timed, {(result.get('warmup') or {}).get('runs')} warm-up",

@@ -22,14 +22,23 @@ class TensorInfo:
     dtype: str
     #: (scale, zero_point) for quantized tensors, else None.
     quantization: tuple[float, int] | None = None
+    #: "tensor", or "scalar" for a plain int/float/bool argument (TorchScript `sr: int`).
+    kind: str = "tensor"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "shape": list(self.shape),
             "dtype": self.dtype,
             "quantization": list(self.quantization) if self.quantization else None,
         }
+        if self.kind != "tensor":
+            out["kind"] = self.kind
+        return out
+
+
+#: The shape of a tensor whose rank nobody recorded (a TorchScript `Tensor` argument).
+UNKNOWN_RANK: list[int | str] = ["*"]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from engines.errors import BadInput
-from engines.runtimes.base import Runtime, RuntimeOptions, Session, TensorInfo
+from engines.runtimes.base import UNKNOWN_RANK, Runtime, RuntimeOptions, Session, TensorInfo
 
 TORCH_FORMATS = ("torch-exported-program", "torchscript", "zoo")
 
@@ -28,6 +28,40 @@ def _exported_inputs(program: Any) -> list[TensorInfo]:
         shape = [int(d) if str(d).isdigit() else str(d) for d in val.shape]
         infos.append(TensorInfo(name, shape, _dtype_name(val.dtype)))
     return infos
+
+
+#: TorchScript argument types fed as plain Python values, and their numpy dtype.
+SCALAR_ARGUMENTS = {"int": "int64", "float": "float64", "bool": "bool"}
+
+
+def torchscript_inputs(module: Any, declared: list[TensorInfo]) -> list[TensorInfo]:
+    """The `forward` arguments of a TorchScript module: tensors (shape from `declared` when
+    known, else unrecorded) and plain int/float/bool values."""
+    by_name = {info.name: info for info in declared}
+    infos = []
+    for argument in module.forward.schema.arguments[1:]:  # [0] is self
+        kind = str(argument.type)
+        if kind == "Tensor":
+            infos.append(
+                by_name.get(argument.name) or TensorInfo(argument.name, UNKNOWN_RANK, "float32")
+            )
+        elif kind in SCALAR_ARGUMENTS:
+            infos.append(TensorInfo(argument.name, [], SCALAR_ARGUMENTS[kind], kind="scalar"))
+        else:
+            raise BadInput(
+                f"forward argument {argument.name!r} is a {kind}; EdgeBench feeds tensors and "
+                "int/float/bool values",
+                "wrap the model in a module whose forward takes tensors",
+            )
+    return infos
+
+
+def torchscript_schema(module: Any) -> str:
+    """`forward(x: Tensor, sr: int) -> Tensor`, as a user reads it."""
+    schema = module.forward.schema
+    arguments = ", ".join(f"{a.name}: {a.type}" for a in schema.arguments[1:])
+    returns = ", ".join(str(r.type) for r in schema.returns)
+    return f"forward({arguments}) -> {returns}"
 
 
 class TorchSession(Session):
@@ -50,7 +84,9 @@ class TorchSession(Session):
         import torch
 
         return [
-            torch.from_numpy(np.ascontiguousarray(feeds[i.name])).to(self._device)
+            feeds[i.name].item()
+            if i.kind == "scalar"
+            else torch.from_numpy(np.ascontiguousarray(feeds[i.name])).to(self._device)
             for i in self._inputs
         ]
 
@@ -147,12 +183,7 @@ class TorchRuntime(Runtime):
             module = program.module()
         elif fmt == "torchscript":
             module = torch.jit.load(path, map_location=device)
-            inputs = declared
-            if not inputs:
-                raise BadInput(
-                    "a TorchScript file does not record its input shapes",
-                    "give them with --input-shape NAME=1,3,224,224",
-                )
+            inputs = torchscript_inputs(module, declared)
         elif fmt == "zoo":
             from engines.models.zoo import build_module, read_descriptor
 

@@ -295,3 +295,163 @@ def test_inspect_demo_shows_each_training_epoch_as_it_trains(capsys):
     # Cached now: the second inspect trains nothing.
     assert main(["inspect", "demo:digits-cnn"]) == EXIT_OK
     assert "training" not in capsys.readouterr().err
+
+
+def _tokens_model(path):
+    """ids, attention_mask ([batch, seq] int64) and a scalar `scale` -> ids * mask * scale."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("Mul", ["input_ids", "attention_mask"], ["masked"]),
+            helper.make_node("Cast", ["masked"], ["as_float"], to=TensorProto.FLOAT),
+            helper.make_node("Mul", ["as_float", "scale"], ["out"]),
+        ],
+        "tokens",
+        [
+            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
+            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]),
+            helper.make_tensor_value_info("scale", TensorProto.FLOAT, []),
+        ],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", "seq"])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_input_flags_bind_dims_and_values_and_are_reported(tmp_path, capsys):
+    model = _tokens_model(tmp_path / "tokens.onnx")
+    payload = _profile_json(
+        capsys,
+        str(model),
+        "onnxruntime",
+        "--dim",
+        "seq=6",
+        "--input",
+        "scale=0.5",
+        "--input",
+        "input_ids=range:100:200",
+    )
+    assert payload["input_shapes"] == {"input_ids": [1, 6], "attention_mask": [1, 6], "scale": []}
+    assert payload["input_notes"] == ["attention_mask: all ones (the default for a mask input)"]
+    from engines import paths
+    from engines.report.repro import input_flags
+    from engines.store.db import Store
+
+    with Store(paths.db_path()) as store:
+        run = store.run(payload["run_id"])
+    assert input_flags(run.spec) == [
+        "--dim",
+        "seq=6",
+        "--input",
+        "input_ids=range:100:200",
+        "--input",
+        "scale=0.5",
+    ]
+
+
+def test_missing_dims_and_unknown_names_are_one_clear_error_each(tmp_path, capsys):
+    model = _tokens_model(tmp_path / "tokens.onnx")
+    code = main(["profile", str(model), "--runtime", "onnxruntime", *FAST, "--json"])
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert code == EXIT_BAD_INPUT
+    assert "2 input dimension(s) have no size" in error["message"]
+    assert "--dim seq=N" in error["message"]
+    code = main(
+        [
+            "profile",
+            str(model),
+            "--runtime",
+            "onnxruntime",
+            *FAST,
+            "--dim",
+            "seq=2",
+            "--input",
+            "sclae=1",
+            "--json",
+        ]
+    )
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert code == EXIT_BAD_INPUT
+    assert "unknown input name: --input 'sclae'" in error["message"]
+    assert "input_ids, attention_mask, scale" in error["message"]
+
+
+def test_an_abbreviated_option_is_refused_not_guessed(tmp_path, capsys):
+    model = _tokens_model(tmp_path / "tokens.onnx")
+    with pytest.raises(SystemExit) as caught:
+        main(["profile", str(model), "--runtime", "onnxruntime", "--input-sh", "x=1"])
+    assert caught.value.code == 2
+    assert "unrecognized arguments: --input-sh" in capsys.readouterr().err
+
+
+def test_a_torchscript_model_with_an_int_argument_profiles_with_flags_alone(tmp_path, capsys):
+    import torch
+
+    class Vad(torch.nn.Module):
+        def forward(self, x: torch.Tensor, sr: int) -> torch.Tensor:
+            print("a model that talks on stdout")
+            if sr != 16000 and sr != 8000:
+                raise ValueError("sr must be 8000 or 16000")
+            return torch.sigmoid(x.mean(dim=-1, keepdim=True)) * (sr / 16000)
+
+    path = tmp_path / "vad.pt"
+    torch.jit.script(Vad()).save(str(path))
+    assert main(["inspect", str(path), "--trust-code", "--json"]) == EXIT_OK
+    info = json.loads(capsys.readouterr().out)
+    assert info["forward_schema"] == "forward(x: Tensor, sr: int) -> Tensor"
+    assert [(i["name"], i.get("kind", "tensor")) for i in info["inputs"]] == [
+        ("x", "tensor"),
+        ("sr", "scalar"),
+    ]
+    payload = _profile_json(
+        capsys,
+        str(path),
+        "torch",
+        "--trust-code",
+        "--input-shape",
+        "x=1,512",
+        "--input",
+        "sr=16000",
+    )
+    assert payload["input_shapes"] == {"x": [1, 512], "sr": []}
+    assert payload["statistics"]["count"] >= 20
+    # Without sr the model's own check fails: exit 3 with the model's message, one line.
+    code = main(
+        [
+            "profile",
+            str(path),
+            "--runtime",
+            "torch",
+            *FAST,
+            "--trust-code",
+            "--input-shape",
+            "x=1,512",
+            "--json",
+        ]
+    )
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert code == EXIT_RUN_FAILED
+    assert "sr must be 8000 or 16000" in error["message"]
+
+
+def test_a_reader_that_goes_away_is_not_a_traceback(tmp_path):
+    """`edgebench presets | head -1`: the pipe closes first; exit 0, no BrokenPipeError."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "presets"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "EDGEBENCH_HOME": str(tmp_path)},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == EXIT_OK, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err

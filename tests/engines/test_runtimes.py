@@ -10,7 +10,7 @@ from onnx import TensorProto
 from support.onnx_models import relu_model
 
 from engines.bench.profile import ProfileRequest, profile
-from engines.bench.spec import BenchSpec, ModelRef, RunPolicy
+from engines.bench.spec import BenchSpec, InputSpec, ModelRef, RunPolicy
 from engines.bench.stats import summarize
 from engines.devices.local import LocalDevice
 from engines.errors import BadInput
@@ -143,7 +143,7 @@ def test_agent_reports_non_batch_symbolic_dim_as_bad_input(tmp_path):
         "onnxruntime",
         threads=1,
         policy=POLICY,
-        input_shapes={"tokens": [2, 5]},
+        inputs=InputSpec(shapes={"tokens": [2, 5]}),
     )
     result = _events(spec)[-1]
     assert result["type"] == "result", result
@@ -203,7 +203,7 @@ def test_quantized_input_uses_scale_and_zero_point(dtype, scale, zero_point):
     assert feed.dtype == np.dtype(dtype)
     assert feed.shape == (1, 20000)
     # Independent expectation: the same seeded N(0,1) data, quantized by hand.
-    real = np.random.default_rng(3).standard_normal((1, 20000)).astype(np.float32)
+    real = np.random.default_rng(3).standard_normal((1, 20000), dtype=np.float32)
     limits = np.iinfo(dtype)
     expected = np.clip(np.round(real / scale) + zero_point, limits.min, limits.max)
     assert np.array_equal(feed.astype(np.int64), expected.astype(np.int64))

@@ -1,0 +1,85 @@
+"""The input flags every measuring command shares: shapes, named dims, values, real arrays.
+
+--input-shape NAME=D0,D1,...   one input's whole shape
+--dim NAME=N                   a symbolic dimension, wherever it appears (seq_len=8)
+--input NAME=VALUE             a constant (sr=16000), ones, zeros, range:LO:HI
+--inputs FILE.npz              real arrays by input name
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engines.bench.spec import InputSpec
+from engines.errors import BadInput
+from engines.runtimes.feeds import parse_value
+
+
+def add_input_flags(p: argparse.ArgumentParser, values: bool = True) -> None:
+    """The input flags; `values=False` for commands that only shape data (compress,
+    evaluate: the data source gives the values)."""
+    group = p.add_argument_group("model inputs (synthetic by default)")
+    group.add_argument(
+        "--input-shape",
+        action="append",
+        metavar="NAME=D0,D1,...",
+        help="one input's whole shape (repeatable)",
+    )
+    group.add_argument(
+        "--dim",
+        action="append",
+        metavar="NAME=N",
+        help="size of a symbolic dimension wherever it appears, e.g. seq_len=8 (repeatable)",
+    )
+    if not values:
+        return
+    group.add_argument(
+        "--input",
+        action="append",
+        metavar="NAME=VALUE",
+        help="an input's value: a number (sr=16000), ones, zeros, or range:LO:HI for "
+        "integer ids (repeatable)",
+    )
+    group.add_argument(
+        "--inputs",
+        metavar="FILE.npz",
+        help="real input arrays by input name (numpy.savez(path, name=array, ...))",
+    )
+
+
+def _pairs(items: list[str] | None, flag: str, example: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise BadInput(f"{flag} {item!r}: expected {example}")
+        pairs[name.strip()] = value.strip()
+    return pairs
+
+
+def input_spec(args: argparse.Namespace) -> InputSpec:
+    """The InputSpec the flags describe; malformed flags are BadInput naming the flag."""
+    shapes: dict[str, list[int]] = {}
+    for name, dims in _pairs(
+        getattr(args, "input_shape", None), "--input-shape", "NAME=1,3,224,224"
+    ).items():
+        try:
+            shapes[name] = [int(d) for d in dims.split(",")]
+        except ValueError:
+            raise BadInput(f"--input-shape {name}={dims}: expected NAME=1,3,224,224") from None
+    sizes: dict[str, int] = {}
+    for name, size in _pairs(getattr(args, "dim", None), "--dim", "NAME=N").items():
+        if not size.isdigit() or int(size) < 1:
+            raise BadInput(f"--dim {name}={size}: the size must be a positive integer")
+        sizes[name] = int(size)
+    values = _pairs(getattr(args, "input", None), "--input", "NAME=VALUE")
+    for value in values.values():
+        parse_value(value)  # a bad value fails here, before anything starts
+    data_path = getattr(args, "inputs", None)
+    if data_path:
+        path = Path(data_path).expanduser()
+        if not path.is_file():
+            raise BadInput(f"--inputs {data_path}: no such file")
+        data_path = str(path.resolve())
+    return InputSpec(shapes=shapes, dims=sizes, values=values, data_path=data_path)
