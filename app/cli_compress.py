@@ -63,6 +63,9 @@ def _report_lines(reports: list[dict[str, Any]]) -> list[str]:
         if outputs:
             bits.append(f"parity cosine {min(o['cosine'] for o in outputs):.5f}")
         lines.append("  " + ", ".join(bits))
+        # What the step changed or warns about (a slower variant, INT8 that did not take,
+        # an opset upgraded first) is shown in text mode too, not only in --json.
+        lines.extend(f"    note: {note}" for note in figures.get("notes") or [])
     return lines
 
 

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from engines.compress.base import ProgressFn
+from engines.compress.onnx_source import needs_per_tensor, prepared_source
 from engines.errors import BadInput, Cancelled, EdgeBenchError, RunFailed
 
 #: target_arch -> (activation type, weight type) for static QDQ quantization.
@@ -103,6 +104,16 @@ def _staging(dst: Path) -> Iterator[Path]:
         yield work
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+@contextmanager
+def _working_directory(folder: Path) -> Iterator[None]:
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 def _publish(tmp: Path, dst: Path) -> None:
@@ -397,37 +408,6 @@ def _quantized_weight_dtypes(model: Any) -> dict[str, int]:
 # -------------------------------------------------------------------------- dynamic
 
 
-def constants_as_initializers(src: Path, work: Path) -> tuple[Path, int]:
-    """A copy of `src` whose weight-holding Constant nodes are initializers (paddle2onnx
-    and some tf2onnx exports keep every weight in a Constant node, which ONNX Runtime's
-    quantizer cannot see: "Expected conv2d_157.w_0 to be an initializer"); `src` itself
-    when there is none. Returns (path, how many were moved)."""
-    import onnx
-
-    model = onnx.load(str(src), load_external_data=False)
-    if any(init.data_location == onnx.TensorProto.EXTERNAL for init in model.graph.initializer):
-        return src, 0
-    graph = model.graph
-    keep, moved = [], 0
-    for node in graph.node:
-        tensor = next((a.t for a in node.attribute if a.name == "value" and a.type == 4), None)
-        if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and tensor is not None:
-            tensor.name = node.output[0]
-            graph.initializer.append(tensor)
-            moved += 1
-        else:
-            keep.append(node)
-    if not moved:
-        return src, 0
-    del graph.node[:]
-    graph.node.extend(keep)
-    if model.ir_version < 4:
-        model.ir_version = 4  # initializers that are not graph inputs need IR 4
-    out = work / f"{src.stem}.initializers.onnx"
-    onnx.save(model, str(out))
-    return out, moved
-
-
 def quantize_dynamic_onnx(
     src: Path,
     dst: Path,
@@ -454,10 +434,10 @@ def quantize_dynamic_onnx(
     qtype = QuantType.QInt8 if weight_type == "int8" else QuantType.QUInt8
     with _staging(dst) as work:
         tmp = work / "quantized.onnx"
-        feed_src, moved = constants_as_initializers(src, work)
+        prepared = prepared_source(src, work, "int8-dynamic")
         try:
             quantize_dynamic(
-                str(feed_src),
+                str(prepared.path),
                 str(tmp),
                 op_types_to_quantize=list(op_types) if op_types else None,
                 per_channel=per_channel,
@@ -478,8 +458,7 @@ def quantize_dynamic_onnx(
         )
     if graph_ops["quantized_total"] == 0:
         notes.append("no op was quantized: the file only got bigger or stayed the same")
-    if moved:
-        notes.append(f"{moved} weights held in Constant nodes were made initializers first")
+    notes = prepared.notes + notes
     return {
         "method": "dynamic",
         "weight_type": weight_type,
@@ -546,8 +525,6 @@ def quantize_static_onnx(
         raise BadInput(f"max_calibration_samples must be at least 1, got {max_calibration_samples}")
     _check_cancel(cancel)
     _emit(progress, "checking calibration data", 0.0)
-    feeds, given = _check_calibration(calibration, onnx_input_signature(src))
-    samples = min(given, max_calibration_samples)
     activation_type, weight_type = TARGET_TYPES[target_arch]
     qtypes = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
     methods = {
@@ -557,14 +534,22 @@ def quantize_static_onnx(
     }
     before = _model_bytes(src)
     with _staging(dst) as work:
-        model_in = src
+        prepared = prepared_source(src, work, "int8-static")
+        if needs_per_tensor(prepared):
+            per_channel = False
+        feeds, given = _check_calibration(calibration, onnx_input_signature(prepared.path))
+        samples = min(given, max_calibration_samples)
+        model_in = prepared.path
         preprocess_applied = False
         preprocess_note = "not requested"
         if preprocess:
             _emit(progress, "pre-processing: shape inference and graph optimisation", 0.02)
             pre = work / "preprocessed.onnx"
             try:
-                quant_pre_process(str(src), str(pre))
+                # ORT's symbolic shape inference drops "sym_shape_infer_temp.onnx" into the
+                # working directory when it cannot finish: keep it in our own temp folder.
+                with _working_directory(work):
+                    quant_pre_process(str(prepared.path), str(pre))
                 model_in, preprocess_applied = pre, True
                 preprocess_note = "applied (symbolic shape inference, ORT basic optimisation)"
             except Exception as exc:
@@ -605,7 +590,7 @@ def quantize_static_onnx(
         _check_cancel(cancel)
         _publish(tmp, dst)
     _emit(progress, "done", 1.0)
-    notes = []
+    notes = list(prepared.notes)
     if optimized["quantized_total"] == 0:
         notes.append(
             "INT8 did not take: no Conv/MatMul/Gemm runs quantized after onnxruntime's fusion"
@@ -678,8 +663,9 @@ def convert_fp16_onnx(src: Path, dst: Path, *, keep_io_types: bool = True) -> di
     before = _model_bytes(src)
     with _staging(dst) as work:
         tmp = work / "fp16.onnx"
+        prepared = prepared_source(src, work, "fp16")
         try:
-            model = onnx.load(str(src))
+            model = onnx.load(str(prepared.path))
             # A ModelProto, not a path: given a path the converter writes a temp file
             # beside the source model.
             converted = converter(model, keep_io_types=keep_io_types)
@@ -704,4 +690,5 @@ def convert_fp16_onnx(src: Path, dst: Path, *, keep_io_types: bool = True) -> di
         "initializer_dtypes": dict(sorted(dtypes.items())),
         **_size_report(before, after),
         "note": FP16_NOTE,
+        "notes": prepared.notes,
     }

@@ -121,6 +121,7 @@ def compress_onnx(payload: dict[str, Any], progress: Progress) -> dict[str, Any]
     """payload: step, settings, src (FP32 .onnx), inputs, data_path, workdir, target_arch."""
     from engines.export.parity import check_parity, tolerance_for
     from engines.runtimes.base import RuntimeOptions
+    from engines.runtimes.feeds import quantize_feed
     from engines.runtimes.ort import OnnxRuntime
 
     cls = step_class(payload["step"])
@@ -141,17 +142,21 @@ def compress_onnx(payload: dict[str, Any], progress: Progress) -> dict[str, Any]
     else:
         rng = np.random.default_rng(0)
         shape = example_shape(inputs[0])
-        samples = [rng.standard_normal(shape).astype(np.float32) for _ in range(4)]
+        samples = [rng.standard_normal(shape, dtype=np.float32) for _ in range(4)]
     runtime = OnnxRuntime()
     fp32 = runtime.open(payload["src"], "onnx", RuntimeOptions(threads=1))
     variant = runtime.open(str(dst), "onnx", RuntimeOptions(threads=1))
     name = inputs[0]["name"]
-    reference = [
-        np.concatenate(o) for o in zip(*(fp32.run({name: s}) for s in samples), strict=True)
-    ]
-    candidate = [
-        np.concatenate(o) for o in zip(*(variant.run({name: s}) for s in samples), strict=True)
-    ]
+
+    def outputs_of(session: Any) -> list[np.ndarray]:
+        # Each model in its own input dtype: an FP16 source takes float16, its INT8
+        # variant (made from an FP32 copy) float32.
+        info = next(i for i in session.inputs() if i.name == name)
+        runs = [session.run({name: quantize_feed(info, s)}) for s in samples]
+        return [np.concatenate(o).astype(np.float32) for o in zip(*runs, strict=True)]
+
+    reference = outputs_of(fp32)
+    candidate = outputs_of(variant)
     names = [o.name for o in fp32.outputs()]
     precision = {"quantize-static": "int8", "quantize-dynamic": "dynamic-int8", "fp16": "fp16"}
     parity = check_parity(
