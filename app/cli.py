@@ -166,16 +166,20 @@ def _summary_rows(result: dict[str, Any], outcome: dict[str, Any]) -> list[list[
     ]
 
 
-def _print_error(error: dict[str, Any]) -> None:
+def _print_error(error: dict[str, Any], verbose: bool = False) -> None:
+    """One line: what failed, in which phase, and the runtime's own message; the trace
+    only with --verbose (a stored run keeps it: edgebench runs show ID)."""
     print(
         f"error ({error.get('error_type')}, phase {error.get('phase')}): {error['message']}",
         file=sys.stderr,
     )
     details = (error.get("details") or "").strip()
-    if details:
+    if details and verbose:
         print(
             "details (last lines):\n  " + "\n  ".join(details.splitlines()[-12:]), file=sys.stderr
         )
+    elif details:
+        print("  (the runtime's details: rerun with --verbose)", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------- commands
@@ -205,7 +209,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
         error = outcome.get("error", {"message": "no result", "error_type": "unknown"})
         if args.json:
             print(json.dumps({"ok": False, "error": error, "run_id": outcome.get("run_id")}))
-        _print_error(error)
+        _print_error(error, args.verbose)
         return EXIT_BAD_INPUT if error.get("error_type") == "bad_input" else EXIT_RUN_FAILED
     result = outcome["result"]
     if args.json:
@@ -247,7 +251,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             outcome = _run_profile(store, request, show_progress=True)
             if "result" not in outcome:
                 failures += 1
-                _print_error(outcome["error"])
+                _print_error(outcome["error"], args.verbose)
                 rows.append([runtime.name, "failed", outcome["error"]["message"][:40]] + [""] * 6)
                 continue
             r = outcome["result"]
@@ -453,7 +457,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             )
             print(f"{len(samples)} raw samples stored (edgebench runs show {run.id} --json)")
         elif run.error:
-            _print_error(run.error)
+            _print_error(run.error, verbose=True)
     return EXIT_OK
 
 
@@ -489,6 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"edgebench {__version__}")
     parser.add_argument("--db", help="results database (default: $EDGEBENCH_DB or user data dir)")
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="print a failed run's full details (trace)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=ExactParser)
 
     p = sub.add_parser("profile", help="measure latency and memory of MODEL on one runtime")

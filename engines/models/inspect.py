@@ -178,7 +178,11 @@ def inspect_tflite(path: str) -> dict[str, Any]:
     from engines.runtimes.litert import _info, _interpreter_class
 
     interpreter_class, _ = _interpreter_class()
-    it = interpreter_class(model_content=Path(path).read_bytes())
+    try:
+        it = interpreter_class(model_content=Path(path).read_bytes())
+    except (RuntimeError, ValueError) as exc:
+        # LiteRT refuses it (TFLite Micro only, unknown ops, a newer schema): read the file.
+        return inspect_tflite_flatbuffer(path, refused=str(exc).strip().splitlines()[0][:300])
     ops = it._get_ops_details()
     tensors = {int(t["index"]): t for t in it.get_tensor_details()}
     produced = {int(o) for op in ops for o in op["outputs"]}
@@ -197,6 +201,62 @@ def inspect_tflite(path: str) -> dict[str, Any]:
         ),
         "macs": count_tflite_macs(ops, tensors),
         "op_histogram": dict(Counter(op["op_name"] for op in ops).most_common()),
+    }
+
+
+def inspect_tflite_flatbuffer(path: str, refused: str = "") -> dict[str, Any]:
+    """Signature, parameters and ops read from the .tflite flatbuffer itself, with no
+    interpreter (for files LiteRT rejects); MACs are not counted this way."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    try:
+        model = schema.ModelT.InitFromPackedBuf(Path(path).read_bytes(), 0)
+    except Exception as exc:  # a damaged flatbuffer raises anything from struct to Index
+        raise BadInput(f"{Path(path).name} is not a readable TFLite flatbuffer ({exc})") from None
+    if not model.subgraphs:
+        raise BadInput(f"{Path(path).name} has no subgraph")
+    types = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    builtins = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    graph = model.subgraphs[0]
+
+    def name(raw: Any) -> str:
+        return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw or "")
+
+    def io(index: int) -> dict[str, Any]:
+        tensor = graph.tensors[index]
+        shape = list(tensor.shapeSignature if tensor.shapeSignature is not None else tensor.shape)
+        return {
+            "name": name(tensor.name),
+            "shape": [int(d) if d >= 0 else "?" for d in shape],
+            "dtype": types.get(tensor.type, str(tensor.type)).replace("float32", "float32"),
+        }
+
+    def op_name(code: Any) -> str:
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        if builtins.get(builtin) == "CUSTOM":
+            return f"custom: {name(code.customCode)}"
+        return builtins.get(builtin, f"op {builtin}")
+
+    ops = Counter(op_name(model.operatorCodes[op.opcodeIndex]) for op in graph.operators or [])
+    parameters = 0
+    for tensor in graph.tensors or []:
+        buffer = model.buffers[tensor.buffer] if tensor.buffer < len(model.buffers) else None
+        holds_data = buffer is not None and (
+            (buffer.data is not None and len(buffer.data) > 0) or (buffer.size or 0) > 0
+        )
+        dtype = types.get(tensor.type, "")
+        if holds_data and (dtype.startswith("float") or dtype in ("int8", "uint8", "int4")):
+            parameters += math.prod(int(d) for d in tensor.shape) if tensor.shape is not None else 0
+    note = "read from the flatbuffer (no interpreter); MACs not counted"
+    if refused:
+        note += f"; LiteRT refused to open it: {refused}"
+    return {
+        "inputs": [io(i) for i in graph.inputs],
+        "outputs": [io(i) for i in graph.outputs],
+        "parameters": int(parameters),
+        "macs": None,
+        "op_histogram": dict(ops.most_common()),
+        "note": note,
     }
 
 
@@ -290,14 +350,29 @@ def _tensors_in(obj: Any) -> list[Any]:
     return []
 
 
+def _parsed(path: str, fmt: str, inspect: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """`inspect(path)`, with a parser's failure on a damaged file said as bad input."""
+    label = {formats.ONNX: "ONNX", formats.TFLITE: "TFLite"}[fmt]
+    try:
+        return inspect(path)
+    except (BadInput, MemoryError):
+        raise
+    except Exception as exc:  # protobuf DecodeError, IndexError, UnicodeDecodeError, ...
+        reason = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise BadInput(
+            f"{Path(path).name} is not a readable {label} model: the parser stopped "
+            f"({type(exc).__name__}{': ' + reason if reason else ''})",
+            "the file is damaged or truncated, or not a model of this format: export or "
+            "download it again",
+        ) from None
+
+
 def inspect_file(payload: dict[str, Any], progress: Callable[..., None]) -> dict[str, Any]:
     """Worker task: payload {"path", "format"}."""
     path, fmt = payload["path"], payload["format"]
     progress(f"inspecting {Path(path).name}")
-    if fmt == formats.ONNX:
-        info = inspect_onnx(path)
-    elif fmt == formats.TFLITE:
-        info = inspect_tflite(path)
+    if fmt in (formats.ONNX, formats.TFLITE):
+        info = _parsed(path, fmt, inspect_onnx if fmt == formats.ONNX else inspect_tflite)
     elif fmt in (formats.STATE_DICT, formats.EXPORTED_PROGRAM, formats.ZOO):
         info = inspect_torch(path, fmt)
     elif fmt == formats.TORCHSCRIPT:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,20 @@ def _info(detail: dict[str, Any]) -> TensorInfo:
     scale, zero_point = detail.get("quantization", (0.0, 0))
     quant = (float(scale), int(zero_point)) if scale else None
     return TensorInfo(detail["name"], shape, np.dtype(detail["dtype"]).name, quant)
+
+
+def refusal(exc: Exception) -> Exception:
+    """LiteRT's refusal of a model, in words, when the model needs what LiteRT lacks."""
+    text = str(exc)
+    custom = re.search(r"unresolved custom op: ([\w.-]+)", text)
+    if custom:
+        return BadInput(
+            f"the model uses the custom op {custom.group(1).rstrip('.')}, which LiteRT's "
+            "stock interpreter does not have",
+            "run it where that op is registered (the framework the model comes from, e.g. "
+            "MediaPipe), or convert it without the custom op",
+        )
+    return exc
 
 
 class LiteRTSession(Session):
@@ -88,7 +103,10 @@ class LiteRTRuntime(Runtime):
         interpreter_class, module = _interpreter_class()
         threads = options.threads or 1
         # model_content= makes the interpreter verify the flatbuffer (SECURITY.md).
-        it = interpreter_class(model_content=Path(path).read_bytes(), num_threads=threads)
-        it.allocate_tensors()
+        try:
+            it = interpreter_class(model_content=Path(path).read_bytes(), num_threads=threads)
+            it.allocate_tensors()
+        except (RuntimeError, ValueError) as exc:
+            raise refusal(exc) from exc
         used = {"module": module, "num_threads": threads, "delegate": "XNNPACK (default)"}
         return LiteRTSession(it, used)
