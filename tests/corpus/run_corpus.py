@@ -5,7 +5,10 @@ fresh process, on an empty data dir) and classified by what the user gets:
 
 - works: exit 0;
 - refused: exit 2 with a readable reason (the first line of the error);
-- FAILURE: anything else (exit 3, a crash, a raw traceback, a timeout).
+- mismatch: the variant was built and does not match its source on the check's inputs
+  (exit 3 with the figures: a measured verdict, e.g. FP16 overflow, INT8 calibrated on
+  synthetic data);
+- FAILURE: anything else (exit 3 for another reason, a crash, a raw traceback, a timeout).
 
 Prints the table and a count per class; exits 1 when any row is a failure.
 """
@@ -19,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -39,7 +43,7 @@ def commands(model: CorpusModel) -> list[tuple[str, list[str]]]:
     ]
     if model.path.suffix == ".onnx":
         for preset in ("int8-dynamic", "int8-static", "fp16"):
-            words = ["compress", path, "--preset", preset, "--to", "onnx"]
+            words = ["compress", path, "--preset", preset, "--to", "onnx", *model.input_flags]
             if preset == "int8-static":
                 words += ["--calib", "synthetic:8"]
             rows.append((f"compress {preset}", words))
@@ -56,6 +60,8 @@ def classify(code: int, err: str) -> tuple[str, str]:
         return "works", ""
     if code == 2:
         return "refused", reason
+    if code == 3 and "does not match its source" in reason:
+        return "mismatch", reason.removeprefix("error: exported model does not match its source: ")
     return "FAILURE", f"exit {code}: {reason}"
 
 
@@ -77,27 +83,44 @@ def run_row(words: list[str], home: Path, timeout_s: float) -> tuple[str, str, f
     return verdict, reason, time.monotonic() - started
 
 
+def run_table(models: list[CorpusModel], timeout_s: float, out: Any = None) -> list[dict[str, Any]]:
+    """Every row for `models` on a fresh data dir; prints each as it ends."""
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="edgebench-corpus-") as home:
+        print(f"{'model':42} {'path':22} {'result':8} {'s':>6}  reason", file=out, flush=True)
+        for model in models:
+            for name, words in commands(model):
+                verdict, reason, seconds = run_row(words, Path(home), timeout_s)
+                rows.append(
+                    {
+                        "model": model.path.name,
+                        "path": name,
+                        "result": verdict,
+                        "seconds": seconds,
+                        "reason": reason,
+                    }
+                )
+                print(
+                    f"{model.path.name[:42]:42} {name:22} {verdict:8} {seconds:6.1f}  {reason}",
+                    file=out,
+                    flush=True,
+                )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="substring of the model file names to run")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per command")
     args = parser.parse_args(argv)
     models = [m for m in fetch() if not args.only or args.only in m.path.name]
-    counts = {"works": 0, "refused": 0, "FAILURE": 0}
-    with tempfile.TemporaryDirectory(prefix="edgebench-corpus-") as home:
-        print(f"{'model':42} {'path':22} {'result':8} {'s':>6}  reason")
-        for model in models:
-            for name, words in commands(model):
-                verdict, reason, seconds = run_row(words, Path(home), args.timeout)
-                counts[verdict] += 1
-                print(
-                    f"{model.path.name[:42]:42} {name:22} {verdict:8} {seconds:6.1f}  {reason}",
-                    flush=True,
-                )
+    counts = {"works": 0, "refused": 0, "mismatch": 0, "FAILURE": 0}
+    for row in run_table(models, args.timeout):
+        counts[row["result"]] += 1
     total = sum(counts.values())
     print(
         f"\n{total} rows: {counts['works']} work, {counts['refused']} refused with a reason, "
-        f"{counts['FAILURE']} fail"
+        f"{counts['mismatch']} built but do not match their source, {counts['FAILURE']} fail"
     )
     return 1 if counts["FAILURE"] else 0
 
