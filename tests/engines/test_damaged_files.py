@@ -42,3 +42,28 @@ def test_damaged_files_are_read_or_refused_as_bad_input(tiny_models, tmp_path: P
         except EdgeBenchError as exc:  # pragma: no cover - the failure this test guards
             pytest.fail(f"{path.name}: {type(exc).__name__}: {exc.message}")
     assert outcomes.get("bad input", 0) >= 3, outcomes  # truncations at least are refused
+
+
+def test_a_tflite_file_litert_refuses_is_inspected_from_its_flatbuffer(tiny_models, tmp_path):
+    """An operator code from a newer schema: LiteRT will not open the file, the flatbuffer
+    still gives its signature, parameters and ops, with the refusal in the note."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    from engines.models.inspect import inspect_tflite
+
+    reference = inspect_tflite(str(tiny_models.tflite))
+    model = schema.ModelT.InitFromPackedBuf(tiny_models.tflite.read_bytes(), 0)
+    model.operatorCodes[0].builtinCode = 5000
+    model.operatorCodes[0].deprecatedBuiltinCode = 127
+    builder = flatbuffers.Builder(0)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    newer = tmp_path / "newer.tflite"
+    newer.write_bytes(bytes(builder.Output()))
+
+    info = inspect_tflite(str(newer))
+    assert "LiteRT refused to open it: Op builtin_code out of range: 5000" in info["note"]
+    assert info["parameters"] == reference["parameters"] == tiny_models.parameters
+    assert [i["shape"] for i in info["inputs"]] == [i["shape"] for i in reference["inputs"]]
+    assert "op 5000" in info["op_histogram"]
+    assert sum(info["op_histogram"].values()) == sum(reference["op_histogram"].values())
