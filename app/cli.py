@@ -178,8 +178,12 @@ def _print_error(error: dict[str, Any], verbose: bool = False) -> None:
         print(
             "details (last lines):\n  " + "\n  ".join(details.splitlines()[-12:]), file=sys.stderr
         )
-    elif details:
-        print("  (the runtime's details: rerun with --verbose)", file=sys.stderr)
+        return
+    hint = details.splitlines()[0] if details else ""
+    if hint and not hint.startswith("Traceback"):
+        print(f"  {hint}", file=sys.stderr)
+    if "Traceback" in details:
+        print("  (the full trace: rerun with --verbose)", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------- commands

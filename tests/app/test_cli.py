@@ -436,6 +436,23 @@ def test_a_torchscript_model_with_an_int_argument_profiles_with_flags_alone(tmp_
     error = json.loads(capsys.readouterr().out)["error"]
     assert code == EXIT_RUN_FAILED
     assert "sr must be 8000 or 16000" in error["message"]
+    # In text mode: one line and a pointer; the trace only with --verbose.
+    words = [
+        "profile",
+        str(path),
+        "--runtime",
+        "torch",
+        *FAST,
+        "--trust-code",
+        "--input-shape",
+        "x=1,512",
+    ]
+    assert main(words) == EXIT_RUN_FAILED
+    quiet = capsys.readouterr().err
+    assert "sr must be 8000 or 16000" in quiet and "Traceback" not in quiet
+    assert "(the full trace: rerun with --verbose)" in quiet
+    assert main(["--verbose", *words]) == EXIT_RUN_FAILED
+    assert "Traceback" in capsys.readouterr().err
 
 
 def test_a_reader_that_goes_away_is_not_a_traceback(tmp_path):
