@@ -325,6 +325,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"parameters  {count(info.get('parameters'))}")
     if macs:
         print(f"MACs        {count(macs.get('macs'))}  ({macs.get('unit')}; {macs.get('method')})")
+        uncounted = macs.get("uncounted") or {}
+        if uncounted:
+            listed = ", ".join(f"{n} x{k}" for n, k in sorted(uncounted.items()))
+            print(f"            not counted (the figure is a lower bound): {listed}")
     for label in ("inputs", "outputs"):
         rows = [[t["name"], str(t["shape"]), t["dtype"]] for t in info.get(label, [])]
         if rows:

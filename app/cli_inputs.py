@@ -60,26 +60,38 @@ def _pairs(items: list[str] | None, flag: str, example: str) -> dict[str, str]:
 
 def input_spec(args: argparse.Namespace) -> InputSpec:
     """The InputSpec the flags describe; malformed flags are BadInput naming the flag."""
+    return spec_from(
+        getattr(args, "input_shape", None),
+        getattr(args, "dim", None),
+        getattr(args, "input", None),
+        getattr(args, "inputs", None),
+    )
+
+
+def spec_from(
+    shape_items: list[str] | None,
+    dim_items: list[str] | None,
+    value_items: list[str] | None,
+    data_path: str | None,
+) -> InputSpec:
+    """An InputSpec from NAME=... words (the CLI's flags, the Profile page's inputs table)."""
     shapes: dict[str, list[int]] = {}
-    for name, dims in _pairs(
-        getattr(args, "input_shape", None), "--input-shape", "NAME=1,3,224,224"
-    ).items():
+    for name, dims in _pairs(shape_items, "--input-shape", "NAME=1,3,224,224").items():
         try:
             shapes[name] = [int(d) for d in dims.split(",")]
         except ValueError:
             raise BadInput(f"--input-shape {name}={dims}: expected NAME=1,3,224,224") from None
     sizes: dict[str, int] = {}
-    for name, size in _pairs(getattr(args, "dim", None), "--dim", "NAME=N").items():
+    for name, size in _pairs(dim_items, "--dim", "NAME=N").items():
         if not size.isdigit() or int(size) < 1:
             raise BadInput(f"--dim {name}={size}: the size must be a positive integer")
         sizes[name] = int(size)
-    values = _pairs(getattr(args, "input", None), "--input", "NAME=VALUE")
+    values = _pairs(value_items, "--input", "NAME=VALUE")
     for value in values.values():
         parse_value(value)  # a bad value fails here, before anything starts
-    data_path = getattr(args, "inputs", None)
     if data_path:
         path = Path(data_path).expanduser()
         if not path.is_file():
             raise BadInput(f"--inputs {data_path}: no such file")
         data_path = str(path.resolve())
-    return InputSpec(shapes=shapes, dims=sizes, values=values, data_path=data_path)
+    return InputSpec(shapes=shapes, dims=sizes, values=values, data_path=data_path or None)

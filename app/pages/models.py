@@ -64,6 +64,8 @@ def shape_text(shape: Any) -> str:
         return str(shape)
     if not shape:
         return "scalar"
+    if list(shape) == ["*"]:
+        return "not recorded"
     return " × ".join("?" if dim is None or dim == -1 else str(dim) for dim in shape)
 
 
@@ -233,7 +235,16 @@ class InspectionPanel(QWidget):
         self.summary = QFormLayout(self.summary_box)
         self.summary.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.values: dict[str, QLabel] = {}
-        for name in ("Format", "File size", "Parameters", "MACs", "Opset", "Producer"):
+        for name in (
+            "Format",
+            "File size",
+            "Parameters",
+            "MACs",
+            "Opset",
+            "Producer",
+            "Forward",
+            "Note",
+        ):
             value = QLabel("-")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             value.setWordWrap(True)
@@ -313,7 +324,11 @@ class InspectionPanel(QWidget):
         macs = inspection.get("macs") or {}
         if macs.get("macs") is not None:
             unit = str(macs.get("unit") or "MACs")
-            self.values["MACs"].setText(f"{exact_count(macs['macs'])} {unit.split()[0]}")
+            text = f"{exact_count(macs['macs'])} {unit.split()[0]}"
+            uncounted = macs.get("uncounted") or {}
+            if uncounted:
+                text += f" at least: {sum(uncounted.values())} op(s) not counted"
+            self.values["MACs"].setText(text)
             tip = f"{unit}\nHow it is counted: {macs.get('method', 'unknown')}"
             if macs.get("uncounted_ops"):
                 tip += "\nNot counted: " + ", ".join(map(str, macs["uncounted_ops"]))
@@ -328,7 +343,12 @@ class InspectionPanel(QWidget):
             opset_text += f" (+{len(opset) - len(main)} other domains)"
         domains = [f"{k or 'ai.onnx'}: {v}" for k, v in opset.items()]
         self.values["Opset"].setToolTip("\n".join(domains))
-        for name, text in (("Opset", opset_text), ("Producer", inspection.get("producer") or "")):
+        for name, text in (
+            ("Opset", opset_text),
+            ("Producer", inspection.get("producer") or ""),
+            ("Forward", inspection.get("forward_schema") or ""),
+            ("Note", inspection.get("note") or ""),
+        ):
             self.values[name].setText(str(text))
             self.values[name].setVisible(bool(text))
             self.summary.labelForField(self.values[name]).setVisible(bool(text))

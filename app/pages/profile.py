@@ -80,6 +80,9 @@ class ProfilePage(QWidget):
 
     def __init__(self, workspace: Workspace) -> None:
         super().__init__()
+        from engines.bench.spec import InputSpec
+
+        self._inputs = InputSpec()
         self.workspace = workspace
         self.jobs: list[ProfileJob] = []
         self._artifacts: list[ArtifactRow] = []
@@ -227,6 +230,13 @@ class ProfilePage(QWidget):
                 "Check at least one model, a runtime that can run it and a device."
             )
             return
+        from engines.errors import BadInput
+
+        try:
+            self._inputs = self.setup.inputs.input_spec()
+        except BadInput as exc:
+            self.job_label.setText(f"Inputs: {exc.message}")
+            return
         self.jobs = jobs
         self._live, self._pinned = None, False
         self._lanes = {name: DeviceLane(name) for name in dict.fromkeys(j.device for j in jobs)}
@@ -308,6 +318,7 @@ class ProfilePage(QWidget):
             runtime=job.runtime,
             threads=self.setup.threads.value() or None,
             policy=self.setup.policy(),
+            inputs=self._inputs,
             evaluate_data=self.setup.evaluate_data(),
             # Hidden test switch, as in the CLI: the agent obeys it only when
             # EDGEBENCH_ALLOW_FAULTS=1.

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.formatting import size
+from app.pages.profile_inputs import InputsBox
 from app.pages.profile_jobs import (
     DEFAULT_DEVICE,
     FAILED_COLOUR,
@@ -42,6 +43,7 @@ class SetupPanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self._formats: dict[int, str] = {}
+        self._inputs_of: dict[int, list[dict]] = {}
         self._base_policy = RunPolicy()
 
         self.models = QListWidget()
@@ -115,6 +117,8 @@ class SetupPanel(QWidget):
         layout.addWidget(models_box, 1)
         layout.addWidget(runtime_box)
         layout.addWidget(devices_box)
+        self.inputs = InputsBox()
+        layout.addWidget(self.inputs)
         layout.addWidget(settings_box)
         from engines.bench.profile import default_threads
 
@@ -175,6 +179,7 @@ class SetupPanel(QWidget):
         self.models.blockSignals(True)
         self.models.clear()
         self._formats = {a.id: a.format for a in artifacts}
+        self._inputs_of = {a.id: list((a.inspection or {}).get("inputs") or []) for a in artifacts}
         for artifact, depth in _tree_order(artifacts):
             prefix = "    " * depth + ("↳ " if depth else "")
             item = QListWidgetItem(f"{prefix}{artifact.name}  ·  {artifact.format}")
@@ -213,6 +218,7 @@ class SetupPanel(QWidget):
     def _update_runtimes(self) -> None:
         """Offer only runtimes that some checked model can go to."""
         checked = self.checked_ids()
+        self.inputs.set_inputs([d for i in checked for d in self._inputs_of.get(i, [])])
         usable = {rt for i in checked for rt in runtimes_for(self._formats.get(i, ""))}
         for name, box in self.runtime_boxes.items():
             box.setEnabled(not checked or name in usable)

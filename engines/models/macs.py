@@ -65,14 +65,51 @@ def count_onnx_macs(model: Any) -> dict[str, Any]:
             if macs == 0:
                 unknown.add(node.op_type)
             by_op[node.op_type] = by_op.get(node.op_type, 0) + macs
+    heavy = _uncounted_compute(model.graph)
     return {
         "macs": sum(by_op.values()),
         "macs_by_op": by_op,
         "elementwise_ops": elementwise,
         "unit": UNIT,
         "method": "ONNX static shapes after shape inference; symbolic dims counted as 1",
-        "uncounted_ops": sorted(unknown),
+        "uncounted_ops": sorted(unknown | set(heavy)),
+        "uncounted": heavy,
     }
+
+
+#: Ops that do matrix work this counter does not model.
+HEAVY_OPS = {"LSTM", "GRU", "RNN", "Attention", "MultiHeadAttention", "Einsum", "ConvTranspose3D"}
+
+
+def _uncounted_compute(graph: Any) -> dict[str, int]:
+    """Nodes whose multiply-accumulates are not in the count, by op type (with their
+    count): recurrent and attention ops, Einsum, com.microsoft fused ops, and every
+    matrix op inside If/Loop/Scan subgraphs."""
+    from engines.models.inspect import onnx_graphs
+
+    found: dict[str, int] = {}
+    counted = {
+        "Conv",
+        "ConvTranspose",
+        "MatMul",
+        "Gemm",
+        "ConvInteger",
+        "QLinearConv",
+        "MatMulInteger",
+        "QLinearMatMul",
+    }
+    for sub, depth in onnx_graphs(graph):
+        for node in sub.node:
+            label = ""
+            if node.domain == "com.microsoft":
+                label = f"com.microsoft.{node.op_type}"
+            elif node.op_type in HEAVY_OPS:
+                label = node.op_type
+            elif depth > 0 and node.op_type in counted:
+                label = f"{node.op_type} (in a subgraph)"
+            if label:
+                found[label] = found.get(label, 0) + 1
+    return found
 
 
 def count_tflite_macs(ops: list[dict], tensors: dict[int, dict]) -> dict[str, Any]:

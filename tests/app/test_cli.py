@@ -6,7 +6,7 @@ import json
 import pickle
 
 import pytest
-from support.onnx_models import relu_model
+from support.onnx_models import relu_model, tokens_model
 
 from app.cli import main
 from engines.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED
@@ -297,33 +297,8 @@ def test_inspect_demo_shows_each_training_epoch_as_it_trains(capsys):
     assert "training" not in capsys.readouterr().err
 
 
-def _tokens_model(path):
-    """ids, attention_mask ([batch, seq] int64) and a scalar `scale` -> ids * mask * scale."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    graph = helper.make_graph(
-        [
-            helper.make_node("Mul", ["input_ids", "attention_mask"], ["masked"]),
-            helper.make_node("Cast", ["masked"], ["as_float"], to=TensorProto.FLOAT),
-            helper.make_node("Mul", ["as_float", "scale"], ["out"]),
-        ],
-        "tokens",
-        [
-            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
-            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]),
-            helper.make_tensor_value_info("scale", TensorProto.FLOAT, []),
-        ],
-        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", "seq"])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
-
-
 def test_input_flags_bind_dims_and_values_and_are_reported(tmp_path, capsys):
-    model = _tokens_model(tmp_path / "tokens.onnx")
+    model = tokens_model(tmp_path / "tokens.onnx")
     payload = _profile_json(
         capsys,
         str(model),
@@ -354,7 +329,7 @@ def test_input_flags_bind_dims_and_values_and_are_reported(tmp_path, capsys):
 
 
 def test_missing_dims_and_unknown_names_are_one_clear_error_each(tmp_path, capsys):
-    model = _tokens_model(tmp_path / "tokens.onnx")
+    model = tokens_model(tmp_path / "tokens.onnx")
     code = main(["profile", str(model), "--runtime", "onnxruntime", *FAST, "--json"])
     error = json.loads(capsys.readouterr().out)["error"]
     assert code == EXIT_BAD_INPUT
@@ -381,7 +356,7 @@ def test_missing_dims_and_unknown_names_are_one_clear_error_each(tmp_path, capsy
 
 
 def test_an_abbreviated_option_is_refused_not_guessed(tmp_path, capsys):
-    model = _tokens_model(tmp_path / "tokens.onnx")
+    model = tokens_model(tmp_path / "tokens.onnx")
     with pytest.raises(SystemExit) as caught:
         main(["profile", str(model), "--runtime", "onnxruntime", "--input-sh", "x=1"])
     assert caught.value.code == 2

@@ -240,3 +240,27 @@ def test_a_preset_that_does_not_apply_says_why(window, workspace, qtbot, tiny_mo
     qtbot.waitUntil(lambda: wizard.currentId() == RESULT_PAGE, timeout=BUILD_TIMEOUT_MS)
     with workspace.store() as store:
         assert store.artifact(wizard.variant_id).step == "quantize-dynamic"
+
+
+def test_a_torchscript_model_shows_its_forward_schema_and_what_it_needs(qtbot, workspace, tmp_path):
+    import torch
+
+    from app.pages.models import ModelsPage
+    from engines.models.artifacts import import_model
+
+    class Vad(torch.nn.Module):
+        def forward(self, x: torch.Tensor, sr: int) -> torch.Tensor:
+            return x * sr
+
+    path = tmp_path / "vad.pt"
+    torch.jit.script(Vad()).save(str(path))
+    with workspace.store() as store:
+        artifact_id = import_model(path, store, trust_code=True).id
+    page = ModelsPage(workspace)
+    qtbot.addWidget(page)
+    page.select_artifact(artifact_id)
+    values = page.panel.values
+    assert values["Forward"].text() == "forward(x: Tensor, sr: int) -> Tensor"
+    assert "--input-shape" in values["Note"].text()
+    shapes = [page.panel.io_table.item(r, 2).text() for r in range(page.panel.io_table.rowCount())]
+    assert shapes == ["not recorded", "scalar"]

@@ -451,3 +451,39 @@ def test_an_unknown_host_key_on_a_job_points_to_the_devices_page(
     assert "host key is not known" in status and "Devices page" in status
     assert "Devices page" in page.table.item(1, page.table.STATUS).text()
     assert page.run_button.isEnabled()
+
+
+def test_the_inputs_table_feeds_a_model_with_symbolic_dims(page, workspace, qtbot, tmp_path):
+    from support.onnx_models import tokens_model
+
+    artifact_id = _import(workspace, tokens_model(tmp_path / "tokens.onnx"))
+    page.select([artifact_id], ["onnxruntime"])
+    page.set_policy(FAST)
+    inputs = page.setup.inputs
+    names = [inputs.name_at(r) for r in range(inputs.table.rowCount())]
+    assert names == ["input_ids", "attention_mask", "scale"]
+    assert inputs.declared_at(0) == "batch × seq"
+    assert inputs.declared_at(2) == "scalar"
+
+    # A malformed value is said on the page and nothing starts.
+    inputs.set_entry("input_ids", value="range:5:5")
+    inputs.dims.setText("seq=6")
+    _click(qtbot, page.run_button)
+    assert "range:LO:HI" in page.job_label.text() and not page.jobs
+
+    inputs.set_entry("input_ids", value="range:100:200")
+    inputs.set_entry("scale", value="0.5")
+    save_screenshot(page, "profile-page-inputs")
+    _click(qtbot, page.run_button)
+    _wait_done(qtbot, page)
+    job = page.results()[0]
+    assert job.status == DONE, job.error
+    with workspace.store() as store:
+        run = store.run(job.run_id)
+    assert run.spec["inputs"]["dims"] == {"seq": 6}
+    assert run.spec["inputs"]["values"] == {"input_ids": "range:100:200", "scale": "0.5"}
+    assert run.result["input_shapes"] == {
+        "input_ids": [1, 6],
+        "attention_mask": [1, 6],
+        "scale": [],
+    }
