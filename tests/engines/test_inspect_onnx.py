@@ -75,3 +75,43 @@ def test_networks_inside_if_branches_are_counted_and_shown(tmp_path) -> None:
         {"name": "else", "depth": 1, "nodes": 1},
         {"name": "then", "depth": 1, "nodes": 1},
     ]
+
+
+def test_macs_name_what_they_do_not_count(tmp_path, capsys) -> None:
+    """Matrix work inside subgraphs and in fused com.microsoft ops is listed, not a silent 0."""
+    graph = helper.make_graph(
+        [
+            helper.make_node(
+                "If",
+                ["cond"],
+                ["branch_out"],
+                then_branch=_branch("then", 1.0),
+                else_branch=_branch("else", 2.0),
+            ),
+            helper.make_node(
+                "FusedMatMul", ["branch_out", "w"], ["out"], domain="com.microsoft", alpha=1.0
+            ),
+        ],
+        "fused",
+        [
+            helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4]),
+        ],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4])],
+        initializer=[numpy_helper.from_array(np.ones((4, 4), np.float32), "w")],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    )
+    path = tmp_path / "fused.onnx"
+    onnx.save(model, str(path))
+    macs = inspect_onnx(str(path))["macs"]
+    assert macs["uncounted"] == {"MatMul (in a subgraph)": 2, "com.microsoft.FusedMatMul": 1}
+    assert "com.microsoft.FusedMatMul" in macs["uncounted_ops"]
+    # and the CLI's text says so next to the figure
+    from app.cli import main
+
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "not counted (the figure is a lower bound): MatMul (in a subgraph) x2, " in out
+    assert "com.microsoft.FusedMatMul x1" in out
