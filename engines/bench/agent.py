@@ -281,6 +281,11 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
             dims=asked.dims,
             values=asked.values,
             arrays=load_input_arrays(asked.data_path) if asked.data_path else None,
+            id_limits={
+                str(d["name"]): int(d["id_limit"])
+                for d in spec.model.inputs
+                if isinstance(d, dict) and d.get("id_limit")
+            },
         )
         feeds = made.arrays
 

@@ -166,6 +166,73 @@ def source_inputs(source: ArtifactRow, asked: InputSpec | None = None) -> list[d
     return bind_inputs(declared, asked.shapes, asked.dims)
 
 
+#: Prefix of each input's array in a multi-input calibration file.
+INPUT_ARRAY = "input:"
+
+
+def multi_input_data(
+    source: ArtifactRow, inputs: list[dict[str, Any]], data: str, limit: int | None
+) -> dict[str, Any]:
+    """Calibration samples for every input of a multi-input model, as one .npz in the
+    cache (`input:NAME` arrays, samples on axis 0): seeded synthetic feeds (the profile's
+    rules: named dims bound, masks ones, ids below their table) or an .npz keyed by name."""
+    import hashlib
+    import json
+
+    import numpy as np
+
+    from engines.runtimes.base import TensorInfo
+    from engines.runtimes.feeds import make_feeds
+
+    names = [str(i["name"]) for i in inputs]
+    if data.startswith("synthetic"):
+        _, _, count_text = data.partition(":")
+        count = min(int(count_text or 32), limit or 10**9)
+        infos = [
+            TensorInfo(i["name"], list(i.get("shape") or []), i.get("dtype", "float32"))
+            for i in inputs
+        ]
+        limits = {i["name"]: int(i["id_limit"]) for i in inputs if i.get("id_limit")}
+        feeds = [make_feeds(infos, seed=k, id_limits=limits).arrays for k in range(count)]
+        arrays = {
+            name: np.concatenate([f[name][None] if f[name].ndim == 0 else f[name] for f in feeds])
+            for name in names
+        }
+        description = f"synthetic ({count} seeded samples per input)"
+    elif data.endswith(".npz") and Path(data).is_file():
+        with np.load(data, allow_pickle=False) as given:
+            missing = [n for n in names if n not in given.files]
+            if missing:
+                raise BadInput(
+                    f"{data} has no array for input(s) {', '.join(missing)} "
+                    f"(it has: {', '.join(given.files) or 'none'})",
+                    "key the arrays by input name, samples on axis 0",
+                )
+            arrays = {n: np.asarray(given[n])[: limit or None] for n in names}
+        counts = {n: int(a.shape[0]) if a.ndim else 0 for n, a in arrays.items()}
+        if len(set(counts.values())) != 1 or 0 in counts.values():
+            raise BadInput(f"{data}: every input needs the same number (> 0) of samples: {counts}")
+        description = f"{Path(data).name} ({next(iter(counts.values()))} samples)"
+    else:
+        raise BadInput(
+            f"{source.name} has {len(inputs)} inputs; its calibration data must be "
+            f"synthetic[:N] or an .npz keyed by input name, not {data!r}",
+        )
+    key = hashlib.sha256(
+        json.dumps(
+            [source.sha256, data_identity(data, limit), names, [i.get("shape") for i in inputs]]
+        ).encode()
+    ).hexdigest()[:20]
+    folder = paths.cache_dir() / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{key}.multi.npz"
+    tmp = out.with_suffix(".tmp.npz")
+    np.savez(tmp, **{INPUT_ARRAY + n: a for n, a in arrays.items()})  # type: ignore[arg-type]
+    tmp.replace(out)
+    count = int(next(iter(arrays.values())).shape[0])
+    return {"path": str(out), "count": count, "labelled": False, "description": description}
+
+
 def prepare_data(
     source: ArtifactRow,
     data: str,
@@ -182,9 +249,15 @@ def prepare_data(
     if not inputs:
         raise BadInput(f"{source.name} declares no inputs; data cannot be prepared for it")
     if len(inputs) > 1:
-        raise BadInput(
-            f"{source.name} has {len(inputs)} inputs; data sources feed single-input models",
-        )
+        if with_reference:
+            raise BadInput(
+                f"{source.name} has {len(inputs)} inputs; evaluation data feeds single-input "
+                "models",
+                "profile it with --input/--dim/--inputs; compress takes multi-input "
+                "calibration (synthetic:N or an .npz keyed by input name)",
+            )
+        yield {"type": "data", **multi_input_data(source, inputs, data, limit)}
+        return
     verify(source)
     shapes = [i.get("shape") for i in inputs]
     key_text = json.dumps([source.sha256, data_identity(data, limit), with_reference, 3, shapes])

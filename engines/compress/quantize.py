@@ -107,10 +107,14 @@ class QuantizeStatic(PrecisionStep):
                 "pass --calib with an .npz, an image folder, 'digits' or 'synthetic'",
             )
         name = ctx.input_names[0] if ctx.input_names else "input"
+        # A multi-input model's calibration is already {input name: samples}.
+        calibration = (
+            ctx.calibration if isinstance(ctx.calibration, dict) else {name: ctx.calibration}
+        )
         return quantize_static_onnx(
             src,
             dst,
-            {name: ctx.calibration},
+            calibration,
             target_arch=ctx.target_arch,
             per_channel=settings.per_channel,
             calibrate_method=settings.calibrate_method,

@@ -67,9 +67,19 @@ def load_editable_module(artifact: dict[str, Any]) -> Any:
 
 
 def _load_npz(path: str | None) -> tuple[Any, Any]:
+    """(x, y) of a data file; for a multi-input calibration file, ({name: array}, None)."""
     if not path:
         return None, None
+    from engines.compress.build import INPUT_ARRAY
     from engines.evaluate.datasets import load_eval_npz
+
+    with np.load(path, allow_pickle=False) as data:
+        if any(name.startswith(INPUT_ARRAY) for name in data.files):
+            return {
+                name.removeprefix(INPUT_ARRAY): np.asarray(data[name])
+                for name in data.files
+                if name.startswith(INPUT_ARRAY)
+            }, None
 
     x, y, _ = load_eval_npz(path)
     return x, y
@@ -117,6 +127,19 @@ def compress_torch(payload: dict[str, Any], progress: Progress) -> dict[str, Any
     return {"outputs": outputs}
 
 
+def _parity_feeds(inputs: list[dict[str, Any]], count: int = 4) -> list[dict[str, np.ndarray]]:
+    """Seeded feeds for every input (shapes bound by the user's --dim/--input-shape, ids
+    below the tables they index), batch 1, as the profile would feed them."""
+    from engines.runtimes.base import TensorInfo
+    from engines.runtimes.feeds import make_feeds
+
+    infos = [
+        TensorInfo(i["name"], list(i.get("shape") or []), i.get("dtype", "float32")) for i in inputs
+    ]
+    limits = {i["name"]: int(i["id_limit"]) for i in inputs if i.get("id_limit")}
+    return [make_feeds(infos, seed=seed, id_limits=limits).arrays for seed in range(count)]
+
+
 def compress_onnx(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """payload: step, settings, src (FP32 .onnx), inputs, data_path, workdir, target_arch."""
     from engines.export.parity import check_parity, tolerance_for
@@ -137,22 +160,26 @@ def compress_onnx(payload: dict[str, Any], progress: Progress) -> dict[str, Any]
     )
     dst, report = cls().run(payload["src"], settings, ctx)
     progress("checking the variant against the FP32 model", None)
-    if calibration is not None:
-        samples = [calibration[i : i + 1] for i in range(min(8, len(calibration)))]
+    name = inputs[0]["name"]
+    if isinstance(calibration, dict):
+        count = min(8, len(next(iter(calibration.values()))))
+        samples = [{k: v[i : i + 1] for k, v in calibration.items()} for i in range(count)]
+    elif calibration is not None and len(inputs) == 1:
+        samples = [{name: calibration[i : i + 1]} for i in range(min(8, len(calibration)))]
     else:
-        rng = np.random.default_rng(0)
-        shape = example_shape(inputs[0])
-        samples = [rng.standard_normal(shape, dtype=np.float32) for _ in range(4)]
+        samples = _parity_feeds(inputs)
     runtime = OnnxRuntime()
     fp32 = runtime.open(payload["src"], "onnx", RuntimeOptions(threads=1))
     variant = runtime.open(str(dst), "onnx", RuntimeOptions(threads=1))
-    name = inputs[0]["name"]
 
     def outputs_of(session: Any) -> list[np.ndarray]:
-        # Each model in its own input dtype: an FP16 source takes float16, its INT8
+        # Each model in its own input dtypes: an FP16 source takes float16, its INT8
         # variant (made from an FP32 copy) float32.
-        info = next(i for i in session.inputs() if i.name == name)
-        runs = [session.run({name: quantize_feed(info, s)}) for s in samples]
+        infos = {i.name: i for i in session.inputs()}
+        runs = [
+            session.run({k: quantize_feed(infos[k], v) for k, v in sample.items()})
+            for sample in samples
+        ]
         return [np.concatenate(o).astype(np.float32) for o in zip(*runs, strict=True)]
 
     reference = outputs_of(fp32)

@@ -140,6 +140,41 @@ def _tflite_is_parameter(tensor: dict[str, Any]) -> bool:
     return dtype.kind == "f" or (dtype.kind in "iu" and (dtype.itemsize == 1 or quantized))
 
 
+#: Ops an index input may pass through on its way to an embedding's Gather.
+_INDEX_PASS_THROUGH = {"Cast", "Reshape", "Unsqueeze", "Squeeze", "Flatten", "Identity"}
+
+
+def onnx_id_limits(graph: Any) -> dict[str, int]:
+    """Integer inputs that index a table (an embedding's Gather on axis 0): the table's
+    row count, the bound every id must stay below (BERT's token_type_ids: 2)."""
+    tables = {init.name: list(init.dims) for init in graph.initializer}
+    for node in graph.node:
+        tensor = _constant_tensor(node)
+        if tensor is not None and node.output:
+            tables[node.output[0]] = list(tensor.dims)
+    consumers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    limits: dict[str, int] = {}
+    for value in graph.input:
+        if value.name in tables or value.type.tensor_type.elem_type not in (6, 7, 12, 13):
+            continue  # int32, int64, uint32, uint64 only
+        frontier, seen = [value.name], set()
+        while frontier:
+            current = frontier.pop()
+            seen.add(current)
+            for node in consumers.get(current, []):
+                axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+                if node.op_type == "Gather" and node.input[1:2] == [current] and axis == 0:
+                    rows = (tables.get(node.input[0]) or [0])[0]
+                    if rows > 0:
+                        limits[value.name] = min(rows, limits.get(value.name, rows))
+                elif node.op_type in _INDEX_PASS_THROUGH and node.input[:1] == [current]:
+                    frontier += [out for out in node.output if out not in seen]
+    return limits
+
+
 def inspect_onnx(path: str) -> dict[str, Any]:
     import onnx
 
@@ -149,8 +184,12 @@ def inspect_onnx(path: str) -> dict[str, Any]:
     graph = model.graph
     initializers = {i.name for i in graph.initializer}
     external = sorted(_external_locations(graph))
+    inputs = _onnx_io([i for i in graph.input if i.name not in initializers])
+    for entry, limit in ((e, onnx_id_limits(graph).get(e["name"])) for e in inputs):
+        if limit:
+            entry["id_limit"] = limit
     return {
-        "inputs": _onnx_io([i for i in graph.input if i.name not in initializers]),
+        "inputs": inputs,
         "outputs": _onnx_io(graph.output),
         "parameters": _onnx_parameters(graph),
         "macs": count_onnx_macs(model),

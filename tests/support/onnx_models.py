@@ -82,3 +82,28 @@ def tokens_model(path: Path) -> Path:
     model.ir_version = 8
     onnx.save(model, str(path))
     return path
+
+
+def embedding_model(path: Path) -> Path:
+    """Two inputs: `ids` [batch, seq] int64 index a 5-row embedding; `x` [batch, seq, 8] is
+    added; a MatMul to 4 features. Ids 5 and up are out of range for the table."""
+    rng = np.random.default_rng(0)
+    table = onnx.numpy_helper.from_array(rng.standard_normal((5, 8)).astype(np.float32), "table")
+    weight = onnx.numpy_helper.from_array(rng.standard_normal((8, 4)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [
+            helper.make_node("Gather", ["table", "ids"], ["embedded"], axis=0),
+            helper.make_node("Add", ["embedded", "x"], ["summed"]),
+            helper.make_node("MatMul", ["summed", "w"], ["out"]),
+        ],
+        "embedding",
+        [
+            helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "seq"]),
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "seq", 8]),
+        ],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", "seq", 4])],
+        initializer=[table, weight],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return _save(model, path)

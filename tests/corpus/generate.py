@@ -1,0 +1,119 @@
+"""Corpus models built here from their authors' code: tiny BERT and GPT-2 (with past
+key/values) from a `transformers` config with seeded random weights, exported to ONNX.
+
+Their architectures are the real ones (Hugging Face's modelling code), only small; the
+weights are random, so latency and shapes mean something and predictions do not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+GPT2_LAYERS, GPT2_HEADS, GPT2_WIDTH = 2, 2, 64
+
+
+def _bert(path: Path) -> None:
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.BertConfig(
+        vocab_size=1000,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+        max_position_embeddings=128,
+    )
+    model = transformers.BertModel(config).eval()
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            out = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
+            return out.last_hidden_state, out.pooler_output
+
+    ids = torch.randint(0, 1000, (1, 16))
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    torch.onnx.export(
+        Encoder(),
+        (ids, torch.ones_like(ids), torch.zeros_like(ids)),
+        str(path),
+        input_names=names,
+        output_names=["last_hidden_state", "pooler_output"],
+        dynamic_axes={name: {0: "batch", 1: "sequence"} for name in names},
+        dynamo=False,
+        opset_version=17,
+    )
+
+
+def _gpt2_with_past(path: Path) -> None:
+    import torch
+    import transformers
+    from transformers import DynamicCache
+
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(
+        vocab_size=500, n_positions=128, n_embd=GPT2_WIDTH, n_layer=GPT2_LAYERS, n_head=GPT2_HEADS
+    )
+    model = transformers.GPT2LMHeadModel(config).eval()
+
+    class Decoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, *past: Any) -> Any:
+            cache = DynamicCache()
+            for layer in range(GPT2_LAYERS):
+                cache.update(past[2 * layer], past[2 * layer + 1], layer)
+            out = self.model(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                past_key_values=cache,
+                use_cache=True,
+            )
+            present = [t for layer in out.past_key_values.layers for t in (layer.keys, layer.values)]
+            return (out.logits, *present)
+
+    head = GPT2_WIDTH // GPT2_HEADS
+    past_names = [f"past_{kind}_{i}" for i in range(GPT2_LAYERS) for kind in ("key", "value")]
+    axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "total"}}
+    axes.update({name: {0: "batch", 2: "past_sequence"} for name in past_names})
+    past = [torch.randn(1, GPT2_HEADS, 4, head) for _ in past_names]
+    torch.onnx.export(
+        Decoder(),
+        (torch.randint(0, 500, (1, 3)), torch.ones(1, 7, dtype=torch.long), *past),
+        str(path),
+        input_names=["input_ids", "attention_mask", *past_names],
+        output_names=["logits", *(n.replace("past", "present") for n in past_names)],
+        dynamic_axes=axes,
+        dynamo=False,
+        opset_version=17,
+    )
+
+
+BUILDERS = {"bert-tiny-random.onnx": _bert, "gpt2-tiny-random-past.onnx": _gpt2_with_past}
+
+
+def generate(folder: Path) -> list[Path]:
+    """Each generated model, built once into `folder` (keyed by the transformers version)."""
+    import transformers
+
+    target = folder / f"transformers-{transformers.__version__}"
+    target.mkdir(parents=True, exist_ok=True)
+    made = []
+    for name, build in BUILDERS.items():
+        path = target / name
+        if not path.is_file():
+            tmp = path.with_suffix(".tmp.onnx")
+            build(tmp)
+            tmp.replace(path)
+        made.append(path)
+    return made
