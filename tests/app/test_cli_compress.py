@@ -133,7 +133,8 @@ def test_sweep_on_the_demo_prints_the_table_and_stores_runs(capsys, edgebench_ho
 
 def test_a_multi_input_model_is_calibrated_on_every_input(tmp_path, capsys):
     """Static INT8 of a two-input model: synthetic feeds follow the profile's rules (ids
-    below the 5-row table they index), an .npz keyed by input name (samples on axis 0, the batch axis) is used as given."""
+    below the 5-row table they index); an .npz keyed by input name (samples on axis 0,
+    the batch axis) is used as given."""
     import numpy as np
     from support.onnx_models import embedding_model
 
@@ -150,7 +151,8 @@ def test_a_multi_input_model_is_calibrated_on_every_input(tmp_path, capsys):
 
     rng = np.random.default_rng(1)
     data = tmp_path / "calib.npz"
-    np.savez(data, ids=rng.integers(0, 5, (6, 3)), x=rng.standard_normal((6, 3, 8)).astype("float32"))
+    x = rng.standard_normal((6, 3, 8)).astype("float32")
+    np.savez(data, ids=rng.integers(0, 5, (6, 3)), x=x)
     assert main([*base, "--calib", str(data)]) == EXIT_OK, capsys.readouterr().err
     report = json.loads(capsys.readouterr().out)["reports"][-1]["report"]
     assert report["calibration_samples"] == 6

@@ -79,7 +79,9 @@ def _gpt2_with_past(path: Path) -> None:
                 past_key_values=cache,
                 use_cache=True,
             )
-            present = [t for layer in out.past_key_values.layers for t in (layer.keys, layer.values)]
+            present = [
+                t for layer in out.past_key_values.layers for t in (layer.keys, layer.values)
+            ]
             return (out.logits, *present)
 
     head = GPT2_WIDTH // GPT2_HEADS

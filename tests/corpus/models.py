@@ -54,7 +54,12 @@ INPUT_FLAGS = {
     "bert-tiny-random.onnx": ["--dim", "sequence=16"],
     # one new token after 8 cached ones: the mask covers all 9
     "gpt2-tiny-random-past.onnx": [
-        "--dim", "sequence=1", "--dim", "past_sequence=8", "--dim", "total=9",
+        "--dim",
+        "sequence=1",
+        "--dim",
+        "past_sequence=8",
+        "--dim",
+        "total=9",
     ],
 }
 
