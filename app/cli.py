@@ -323,6 +323,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     )
     print(f"file size   {size(info.get('file_bytes'))}")
     print(f"parameters  {count(info.get('parameters'))}")
+    if info.get("forward_schema"):
+        print(f"forward     {info['forward_schema']}")
     if macs:
         print(f"MACs        {count(macs.get('macs'))}  ({macs.get('unit')}; {macs.get('method')})")
         uncounted = macs.get("uncounted") or {}

@@ -417,7 +417,11 @@ def inspect_file(payload: dict[str, Any], progress: Callable[..., None]) -> dict
     elif fmt == formats.TORCHSCRIPT:
         import torch
 
-        from engines.runtimes.torch_runtime import torchscript_inputs, torchscript_schema
+        from engines.runtimes.torch_runtime import (
+            torchscript_inputs,
+            torchscript_schema,
+            torchscript_state,
+        )
 
         module = torch.jit.load(path, map_location="cpu")
         histogram = Counter(
@@ -435,6 +439,13 @@ def inspect_file(payload: dict[str, Any], progress: Callable[..., None]) -> dict
             "note": "TorchScript records no tensor shapes: give them with --input-shape "
             "(and values for int arguments with --input NAME=VALUE)",
         }
+        state = torchscript_state(module)
+        if state:
+            info["keeps_state"] = state
+            info["note"] += (
+                f"; forward changes {', '.join(state)} on every call, so each timed run "
+                "starts from a different state"
+            )
     else:
         raise BadInput(f"cannot inspect {fmt} files")
     return {"format": fmt, "file_bytes": os.path.getsize(path), **info}

@@ -56,6 +56,23 @@ def torchscript_inputs(module: Any, declared: list[TensorInfo]) -> list[TensorIn
     return infos
 
 
+def torchscript_state(module: Any) -> list[str]:
+    """Attributes `forward` changes (assigned, or updated in place): a module that keeps
+    state between calls (a recurrent state, a step counter) gives each timed run a
+    different starting point."""
+    changed = []
+    for node in module.inlined_graph.nodes():
+        kind = node.kind()
+        if kind == "prim::SetAttr":
+            changed.append(node.s("name"))
+        elif kind.startswith("aten::") and kind.endswith("_"):
+            first = next(iter(node.inputs()), None)
+            source = first.node() if first is not None else None
+            if source is not None and source.kind() == "prim::GetAttr":
+                changed.append(source.s("name"))
+    return list(dict.fromkeys(changed))
+
+
 def torchscript_schema(module: Any) -> str:
     """`forward(x: Tensor, sr: int) -> Tensor`, as a user reads it."""
     schema = module.forward.schema
@@ -177,6 +194,7 @@ class TorchRuntime(Runtime):
             TensorInfo(d["name"], list(d["shape"]), d.get("dtype", "float32"))
             for d in options.declared_inputs
         ]
+        state: list[str] = []
         if fmt == "torch-exported-program":
             program = torch.export.load(path)
             inputs = _exported_inputs(program)
@@ -184,6 +202,7 @@ class TorchRuntime(Runtime):
         elif fmt == "torchscript":
             module = torch.jit.load(path, map_location=device)
             inputs = torchscript_inputs(module, declared)
+            state = torchscript_state(module)
         elif fmt == "zoo":
             from engines.models.zoo import build_module, read_descriptor
 
@@ -195,12 +214,14 @@ class TorchRuntime(Runtime):
         if hasattr(module, "eval") and fmt != "torch-exported-program":
             module = module.eval()
         module = module.to(device)
-        used = {
+        used: dict[str, Any] = {
             "device": device,
             "num_threads": torch.get_num_threads(),
             "mode": "inference_mode, eager",
             "format": fmt,
         }
+        if fmt == "torchscript" and state:
+            used["keeps_state_between_calls"] = state
         if device == "cuda":
             torch.cuda.reset_peak_memory_stats()
         return TorchSession(module, inputs, device, used)

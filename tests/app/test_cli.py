@@ -447,3 +447,27 @@ def test_a_reader_that_goes_away_is_not_a_traceback(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == EXIT_OK, err
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def test_a_torchscript_module_that_keeps_state_is_named(tmp_path, capsys):
+    import torch
+
+    class Recurrent(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("steps", torch.zeros(1))
+            self.h = torch.zeros(1, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.steps += 1
+            self.h = torch.tanh(x + self.h)
+            return self.h
+
+    path = tmp_path / "recurrent.pt"
+    torch.jit.script(Recurrent()).save(str(path))
+    assert main(["inspect", str(path), "--trust-code", "--json"]) == EXIT_OK
+    info = json.loads(capsys.readouterr().out)
+    assert info["keeps_state"] == ["steps", "h"]
+    assert "forward changes steps, h on every call" in info["note"]
+    payload = _profile_json(capsys, str(path), "torch", "--trust-code", "--input-shape", "x=1,4")
+    assert payload["runtime_options"]["keeps_state_between_calls"] == ["steps", "h"]
