@@ -422,6 +422,7 @@ def quantize_dynamic_onnx(
     default set), graph (integer vs float compute ops in the written file), optimized (the
     same after ORT's fusion), sizes and size_ratio (before / after), notes.
     """
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     src, dst = _check_source(Path(src)), Path(dst)
@@ -442,6 +443,9 @@ def quantize_dynamic_onnx(
                 op_types_to_quantize=list(op_types) if op_types else None,
                 per_channel=per_channel,
                 weight_type=qtype,
+                # Fused com.microsoft ops (SkipLayerNormalization, BiasGelu, Attention)
+                # have no ONNX shape inference: the tensors they produce are float32 here.
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
             )
         except EdgeBenchError:
             raise

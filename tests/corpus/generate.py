@@ -1,5 +1,6 @@
 """Corpus models built here from their authors' code: tiny BERT and GPT-2 (with past
-key/values) from a `transformers` config with seeded random weights, exported to ONNX.
+key/values) from a `transformers` config with seeded random weights, exported to ONNX,
+and the BERT again after ONNX Runtime's transformer optimizer (com.microsoft fused ops).
 
 Their architectures are the real ones (Hugging Face's modelling code), only small; the
 weights are random, so latency and shapes mean something and predictions do not.
@@ -101,7 +102,24 @@ def _gpt2_with_past(path: Path) -> None:
     )
 
 
-BUILDERS = {"bert-tiny-random.onnx": _bert, "gpt2-tiny-random-past.onnx": _gpt2_with_past}
+def _bert_fused(path: Path) -> None:
+    """The BERT above through ONNX Runtime's transformer optimizer: com.microsoft fused
+    ops (SkipLayerNormalization, BiasGelu), as ORT users ship it."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    plain = path.with_name("bert-plain.tmp.onnx")
+    _bert(plain)
+    optimize_model(str(plain), model_type="bert", num_heads=2, hidden_size=64).save_model_to_file(
+        str(path)
+    )
+    plain.unlink()
+
+
+BUILDERS = {
+    "bert-tiny-random.onnx": _bert,
+    "bert-tiny-random-fused.onnx": _bert_fused,
+    "gpt2-tiny-random-past.onnx": _gpt2_with_past,
+}
 
 
 def generate(folder: Path) -> list[Path]:

@@ -52,6 +52,7 @@ INPUT_FLAGS = {
     "ch_PP-OCRv4_rec_infer.onnx": ["--input-shape", "x=1,3,48,320"],
     "ch_ppocr_mobile_v2.0_cls_infer.onnx": ["--input-shape", "x=1,3,48,192"],
     "bert-tiny-random.onnx": ["--dim", "sequence=16"],
+    "bert-tiny-random-fused.onnx": ["--dim", "sequence=16"],
     # one new token after 8 cached ones: the mask covers all 9
     "gpt2-tiny-random-past.onnx": [
         "--dim",

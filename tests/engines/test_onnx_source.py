@@ -130,3 +130,52 @@ def test_weights_in_constant_nodes_are_quantized(tmp_path: Path) -> None:
     assert report["graph"]["quantized_total"] >= 1
     assert any("weights held in Constant nodes" in note for note in report["notes"])
     assert _cosine(_run(src, CHECK), _run(dst, CHECK)) > 0.99
+
+
+def test_dynamic_int8_of_a_model_with_fused_contrib_ops(tmp_path: Path) -> None:
+    """A MatMul fed by com.microsoft.SkipLayerNormalization (as ORT's transformer optimizer
+    writes it): ONNX shape inference knows no type for its output, the quantizer must
+    still quantize the MatMul."""
+    hidden = 16
+    tensors = {
+        "gamma": np.ones(hidden, np.float32),
+        "beta": np.zeros(hidden, np.float32),
+        "w": (RNG.standard_normal((hidden, hidden)) * 0.1).astype(np.float32),
+    }
+    graph = helper.make_graph(
+        [
+            helper.make_node(
+                "SkipLayerNormalization",
+                ["x", "skip", "gamma", "beta"],
+                ["normed"],
+                domain="com.microsoft",
+                epsilon=1e-5,
+            ),
+            helper.make_node("MatMul", ["normed", "w"], ["h"]),
+            # activation x activation, as in attention scores: the quantizer needs h's
+            # type, which shape inference cannot give after the contrib op
+            helper.make_node("Transpose", ["h"], ["h_t"], perm=[0, 2, 1]),
+            helper.make_node("MatMul", ["h", "h_t"], ["y"]),
+        ],
+        "fused",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, hidden]),
+            helper.make_tensor_value_info("skip", TensorProto.FLOAT, [1, 4, hidden]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 4])],
+        [numpy_helper.from_array(v, k) for k, v in tensors.items()],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    )
+    model.ir_version = 8
+    src = _save(model, tmp_path / "fused.onnx")
+    dst = tmp_path / "dynamic.onnx"
+    report = quantize_dynamic_onnx(src, dst)
+    assert report["graph"]["quantized_total"] >= 1
+    x = RNG.standard_normal((1, 4, hidden)).astype(np.float32)
+    feeds = {"x": x, "skip": x[:, ::-1].copy()}
+    run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(
+        None, feeds
+    )[0]  # noqa: E731
+    assert _cosine(run(src), run(dst)) > 0.99
