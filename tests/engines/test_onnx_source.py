@@ -175,7 +175,9 @@ def test_dynamic_int8_of_a_model_with_fused_contrib_ops(tmp_path: Path) -> None:
     assert report["graph"]["quantized_total"] >= 1
     x = RNG.standard_normal((1, 4, hidden)).astype(np.float32)
     feeds = {"x": x, "skip": x[:, ::-1].copy()}
-    run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(
-        None, feeds
-    )[0]  # noqa: E731
+
+    def run(path: Path) -> np.ndarray:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return session.run(None, feeds)[0]
+
     assert _cosine(run(src), run(dst)) > 0.99
