@@ -390,7 +390,7 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
                 "inputs": [i.to_dict() for i in inputs],
                 "input_shapes": {k: list(v.shape) for k, v in feeds.items()},
                 "input_notes": made.notes,
-                "output_shapes": [list(o.shape) for o in outputs],
+                "output_shapes": [output_shape(o) for o in outputs],
                 "evaluation": evaluation,
                 "environment": {
                     **environment.capture(runtime.name, runtime.modules),
@@ -431,6 +431,15 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
                 "details": (getattr(exc, "details", "") or "") + "\n" + traceback.format_exc(),
             }
         )
+
+
+def output_shape(value: Any) -> list[Any]:
+    """A tensor's shape; for a non-tensor output (scikit-learn's ZipMap gives a list of
+    {class: probability} maps) ["sequence", length]."""
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return list(shape)
+    return ["sequence", len(value)] if isinstance(value, (list, tuple)) else ["value"]
 
 
 def one_line(message: str, limit: int = 500) -> str:

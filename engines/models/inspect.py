@@ -105,7 +105,8 @@ def _onnx_parameters(graph: Any) -> int:
 
     Quantization scales and zero points are metadata, an int32 bias counts only when it
     feeds a DequantizeLinear (a quantized bias), and a one-value Constant is a scalar of
-    the arithmetic, not a weight.
+    the arithmetic, not a weight. ai.onnx.ml ops count their float attributes (a linear
+    model's coefficients, a tree ensemble's thresholds and leaf weights).
     """
     graphs = [g for g, _ in onnx_graphs(graph)]
     uses: dict[str, set[tuple[str, int]]] = {}
@@ -120,6 +121,11 @@ def _onnx_parameters(graph: Any) -> int:
             if tensor is not None and node.output and math.prod(tensor.dims) > 1:
                 tensors.append((node.output[0], tensor))
     total = 0
+    for g in graphs:  # ai.onnx.ml (scikit-learn via skl2onnx) keeps its model in attributes
+        for node in g.node:
+            if node.domain == "ai.onnx.ml":
+                total += sum(len(a.floats) for a in node.attribute if a.type == 6)
+                total += sum(math.prod(a.t.dims) for a in node.attribute if a.type == 4)
     for name, tensor in tensors:
         slots = uses.get(name, set())
         if slots and slots <= _QUANT_META_SLOTS:

@@ -29,6 +29,16 @@ def _info(arg: Any) -> TensorInfo:
     return TensorInfo(arg.name, shape, _ORT_TYPES.get(arg.type, arg.type))
 
 
+def as_tensor(value: Any) -> Any:
+    """A ZipMap output (scikit-learn classifiers via skl2onnx: a list of {class: score}
+    maps, one per sample) as a float32 array [samples, classes], classes in key order, so
+    parity and fidelity compare it like any tensor; other outputs unchanged."""
+    if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
+        keys = sorted(value[0])
+        return np.array([[row[k] for k in keys] for row in value], dtype=np.float32)
+    return value
+
+
 class OrtSession(Session):
     def __init__(self, session: Any, options_used: dict[str, Any]) -> None:
         self._session = session
@@ -42,7 +52,7 @@ class OrtSession(Session):
         return [_info(o) for o in self._session.get_outputs()]
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        return list(self._session.run(self._output_names, feeds))
+        return [as_tensor(o) for o in self._session.run(self._output_names, feeds)]
 
     def timed_call(self, feeds: dict[str, np.ndarray]) -> Callable[[], object]:
         run = self._session.run

@@ -1,6 +1,7 @@
 """Corpus models built here from their authors' code: tiny BERT and GPT-2 (with past
 key/values) from a `transformers` config with seeded random weights, exported to ONNX,
-and the BERT again after ONNX Runtime's transformer optimizer (com.microsoft fused ops).
+and the BERT again after ONNX Runtime's transformer optimizer (com.microsoft fused ops);
+scikit-learn classifiers converted by skl2onnx.
 
 Their architectures are the real ones (Hugging Face's modelling code), only small; the
 weights are random, so latency and shapes mean something and predictions do not.
@@ -115,7 +116,30 @@ def _bert_fused(path: Path) -> None:
     plain.unlink()
 
 
+def _sklearn(path: Path, kind: str) -> None:
+    """A scikit-learn classifier on the iris data, converted by skl2onnx (ai.onnx.ml ops;
+    probabilities as ZipMap, a list of {class: probability} maps)."""
+    import numpy as np
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = load_iris(return_X_y=True)
+    x = x.astype(np.float32)
+    estimator: Any = (
+        LogisticRegression(max_iter=500)
+        if kind == "logreg"
+        else RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0)
+    )
+    estimator.fit(x, y)
+    onx = to_onnx(estimator, x[:1], target_opset={"": 17, "ai.onnx.ml": 3})
+    path.write_bytes(onx.SerializeToString())
+
+
 BUILDERS = {
+    "sklearn-logreg-iris.onnx": lambda p: _sklearn(p, "logreg"),
+    "sklearn-forest-iris.onnx": lambda p: _sklearn(p, "forest"),
     "bert-tiny-random.onnx": _bert,
     "bert-tiny-random-fused.onnx": _bert_fused,
     "gpt2-tiny-random-past.onnx": _gpt2_with_past,
@@ -124,9 +148,10 @@ BUILDERS = {
 
 def generate(folder: Path) -> list[Path]:
     """Each generated model, built once into `folder` (keyed by the transformers version)."""
+    import skl2onnx
     import transformers
 
-    target = folder / f"transformers-{transformers.__version__}"
+    target = folder / f"transformers-{transformers.__version__}-skl2onnx-{skl2onnx.__version__}"
     target.mkdir(parents=True, exist_ok=True)
     made = []
     for name, build in BUILDERS.items():

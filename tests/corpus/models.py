@@ -115,7 +115,8 @@ def fetch(root: Path | None = None) -> list[CorpusModel]:
     from corpus.generate import generate
 
     for path in generate(root / "generated"):
-        found.append(CorpusModel(path, "transformers (random weights)", INPUT_FLAGS[path.name]))
+        origin = "skl2onnx" if path.name.startswith("sklearn") else "transformers (random weights)"
+        found.append(CorpusModel(path, origin, INPUT_FLAGS.get(path.name, [])))
     return found
 
 

@@ -115,3 +115,28 @@ def test_macs_name_what_they_do_not_count(tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert "not counted (the figure is a lower bound): MatMul (in a subgraph) x2, " in out
     assert "com.microsoft.FusedMatMul x1" in out
+
+
+def test_a_scikit_learn_model_from_skl2onnx_counts_and_runs(tmp_path) -> None:
+    """ai.onnx.ml keeps the model in attributes; ZipMap gives a list of maps, which the
+    runtime hands on as a [samples, classes] array so parity and fidelity can compare it."""
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from engines.runtimes.base import RuntimeOptions
+    from engines.runtimes.ort import OnnxRuntime
+
+    x, y = load_iris(return_X_y=True)
+    x = x.astype(np.float32)
+    estimator = LogisticRegression(max_iter=500).fit(x, y)
+    path = tmp_path / "logreg.onnx"
+    path.write_bytes(
+        to_onnx(estimator, x[:1], target_opset={"": 17, "ai.onnx.ml": 3}).SerializeToString()
+    )
+    assert inspect_onnx(str(path))["parameters"] == 4 * 3 + 3  # coefficients + intercepts
+    session = OnnxRuntime().open(str(path), "onnx", RuntimeOptions(threads=1))
+    labels, probabilities = session.run({"X": x[:2]})
+    assert list(labels) == list(estimator.predict(x[:2]))
+    assert isinstance(probabilities, np.ndarray) and probabilities.shape == (2, 3)
+    np.testing.assert_allclose(probabilities, estimator.predict_proba(x[:2]), atol=1e-5)
