@@ -54,12 +54,13 @@ screenshots: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests/app -q -k "page or wizard or window"
 	@ls screenshots
 
-bench: setup
+bench: setup corpus-fetch
 	$(PY) tests/benchmarks/bench_harness.py
 	$(PY) tests/benchmarks/bench_compression.py
 	QT_QPA_PLATFORM=offscreen $(PY) tests/benchmarks/bench_gui.py
 	$(PY) tests/benchmarks/bench_report.py
 	$(PY) tests/benchmarks/bench_devices.py
+	$(PY) tests/benchmarks/bench_corpus.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
