@@ -24,6 +24,7 @@ TASKS = {
     "compress_torch": "engines.compress.tasks:compress_torch",
     "compress_onnx": "engines.compress.tasks:compress_onnx",
     "prepare_data": "engines.compress.tasks:prepare_data",
+    "reference_outputs_multi": "engines.compress.tasks:reference_outputs_multi",
 }
 
 

@@ -166,23 +166,40 @@ def _loop(
 
 def _evaluate(session: Any, evaluate: dict[str, Any], emit: Emitter) -> dict[str, Any]:
     """Accuracy and fidelity on the target, on this runtime: one sample per call."""
-    from engines.evaluate.datasets import load_eval_npz
+    from engines.evaluate.datasets import load_eval_npz, load_multi_input_npz, sample_feed
     from engines.evaluate.metrics import EvalAccumulator
     from engines.runtimes.feeds import dequantize_output, quantize_feed
 
-    x, y, refs = load_eval_npz(evaluate["data_path"])
+    infos = session.inputs()
+    by_name = {info.name: info for info in infos}
+    multi = load_multi_input_npz(evaluate["data_path"])
+    if multi is not None:  # a multi-input model: every input by name, fidelity only
+        arrays, refs = multi
+        missing = [name for name in by_name if name not in arrays]
+        if missing:
+            raise ValueError(f"the evaluation data has no samples for input(s) {missing}")
+        x, y = next(iter(arrays.values())), None
+        ranks = {name: len(info.shape) for name, info in by_name.items()}
+
+        def feed_of(i: int) -> dict[str, Any]:
+            sample = sample_feed(arrays, i, ranks)
+            return {k: quantize_feed(by_name[k], v) for k, v in sample.items() if k in by_name}
+    else:
+        x, y, refs = load_eval_npz(evaluate["data_path"])
+        if len(infos) != 1:
+            raise ValueError(f"evaluation feeds single-input models; this one has {len(infos)}")
+
+        def feed_of(i: int) -> dict[str, Any]:
+            return {infos[0].name: quantize_feed(infos[0], x[i : i + 1])}
+
     limit = evaluate.get("limit")
     count = min(len(x), int(limit)) if limit else len(x)
-    infos = session.inputs()
-    if len(infos) != 1:
-        raise ValueError(f"evaluation feeds single-input models; this one has {len(infos)}")
     outputs_info = None
     accumulator = EvalAccumulator()
     started = time.perf_counter()
     next_report = started
     for i in range(count):
-        feed = {infos[0].name: quantize_feed(infos[0], x[i : i + 1])}
-        raw = session.run(feed)
+        raw = session.run(feed_of(i))
         if outputs_info is None:
             outputs_info = session.outputs()
         outputs = [dequantize_output(info, o) for info, o in zip(outputs_info, raw, strict=True)]

@@ -166,7 +166,7 @@ def source_inputs(source: ArtifactRow, asked: InputSpec | None = None) -> list[d
     return bind_inputs(declared, asked.shapes, asked.dims)
 
 
-#: Prefix of each input's array in a multi-input calibration file.
+#: Prefix of each input's array in a multi-input data file (shared with the agent).
 INPUT_ARRAY = "input:"
 
 
@@ -198,7 +198,7 @@ def multi_input_data(
             name: np.concatenate([f[name][None] if f[name].ndim == 0 else f[name] for f in feeds])
             for name in names
         }
-        description = f"synthetic ({count} seeded samples per input)"
+        description = "synthetic (seeded, every input)"
     elif data.endswith(".npz") and Path(data).is_file():
         with np.load(data, allow_pickle=False) as given:
             missing = [n for n in names if n not in given.files]
@@ -212,7 +212,7 @@ def multi_input_data(
         counts = {n: int(a.shape[0]) if a.ndim else 0 for n, a in arrays.items()}
         if len(set(counts.values())) != 1 or 0 in counts.values():
             raise BadInput(f"{data}: every input needs the same number (> 0) of samples: {counts}")
-        description = f"{Path(data).name} ({next(iter(counts.values()))} samples)"
+        description = f"{Path(data).name} (arrays by input name)"
     else:
         raise BadInput(
             f"{source.name} has {len(inputs)} inputs; its calibration data must be "
@@ -249,14 +249,19 @@ def prepare_data(
     if not inputs:
         raise BadInput(f"{source.name} declares no inputs; data cannot be prepared for it")
     if len(inputs) > 1:
+        made = multi_input_data(source, inputs, data, limit)
         if with_reference:
-            raise BadInput(
-                f"{source.name} has {len(inputs)} inputs; evaluation data feeds single-input "
-                "models",
-                "profile it with --input/--dim/--inputs; compress takes multi-input "
-                "calibration (synthetic:N or an .npz keyed by input name)",
-            )
-        yield {"type": "data", **multi_input_data(source, inputs, data, limit)}
+            payload = {
+                "data_path": made["path"],
+                "out_path": made["path"].replace(".multi.npz", ".multi-ref.npz"),
+                "reference": {"path": source.path, "format": source.format, "inputs": inputs},
+            }
+            for event in iter_task("reference_outputs_multi", payload, cancel=cancel):
+                if event["type"] == "done":
+                    made = {**made, **event["result"]}
+                else:
+                    yield event
+        yield {"type": "data", **made}
         return
     verify(source)
     shapes = [i.get("shape") for i in inputs]

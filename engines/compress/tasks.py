@@ -221,6 +221,46 @@ def prepare_data(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     }
 
 
+def reference_outputs_multi(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """payload: data_path (a multi-input .npz), out_path, reference (artifact dict): the
+    same file with the FP32 reference model's outputs added as ref_0, ref_1, ..."""
+    from engines.evaluate.datasets import INPUT_ARRAY, load_multi_input_npz, sample_feed
+    from engines.runtimes.base import RuntimeOptions
+    from engines.runtimes.feeds import quantize_feed
+    from engines.runtimes.registry import runtimes_for_format
+
+    loaded = load_multi_input_npz(payload["data_path"])
+    if loaded is None:
+        raise BadInput(f"{payload['data_path']} holds no input:NAME arrays")
+    arrays, _ = loaded
+    artifact = payload["reference"]
+    runtimes = runtimes_for_format(artifact["format"])
+    if not runtimes:
+        raise BadInput(f"no runtime opens {artifact['format']} models for reference outputs")
+    session = runtimes[0].open(
+        artifact["path"],
+        artifact["format"],
+        RuntimeOptions(threads=None, declared_inputs=list(artifact.get("inputs") or [])),
+    )
+    infos = {i.name: i for i in session.inputs()}
+    ranks = {name: len(info.shape) for name, info in infos.items()}
+    count = len(next(iter(arrays.values())))
+    progress(f"computing reference outputs on {count} samples", None)
+    outputs = []
+    for index in range(count):
+        feed = sample_feed(arrays, index, ranks)
+        outputs.append(session.run({k: quantize_feed(infos[k], v) for k, v in feed.items()}))
+    session.close()
+    refs = [np.concatenate(parts).astype(np.float32) for parts in zip(*outputs, strict=True)]
+    out = Path(payload["out_path"])
+    tmp = out.with_suffix(".tmp.npz")
+    columns: dict[str, Any] = {INPUT_ARRAY + k: v for k, v in arrays.items()}
+    columns.update({f"ref_{i}": r for i, r in enumerate(refs)})
+    np.savez(tmp, **columns)
+    tmp.replace(out)
+    return {"path": str(out), "count": count}
+
+
 def reference_outputs(
     artifact: dict[str, Any], input_name: str, x: np.ndarray, progress: Progress
 ) -> list[np.ndarray]:

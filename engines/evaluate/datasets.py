@@ -414,3 +414,37 @@ def load_eval_npz(
             )
         refs.append(ref)
     return x, y, refs or None
+
+
+#: Prefix of each input's array in a multi-input data file (samples on axis 0).
+INPUT_ARRAY = "input:"
+
+
+def load_multi_input_npz(
+    path: str | os.PathLike[str],
+) -> tuple[dict[str, np.ndarray], list[np.ndarray] | None] | None:
+    """({input name: samples}, [ref_0, ...] or None) from a multi-input data file, or None
+    when the file is the single-input x/y kind."""
+    arrays = _read_npz(Path(path))
+    inputs = {
+        name.removeprefix(INPUT_ARRAY): a
+        for name, a in arrays.items()
+        if name.startswith(INPUT_ARRAY)
+    }
+    if not inputs:
+        return None
+    refs: list[np.ndarray] = []
+    while f"ref_{len(refs)}" in arrays:
+        refs.append(arrays[f"ref_{len(refs)}"])
+    return inputs, refs or None
+
+
+def sample_feed(
+    arrays: dict[str, np.ndarray], index: int, ranks: dict[str, int]
+) -> dict[str, np.ndarray]:
+    """Sample `index` of every input, shaped as the model takes it: a slice that keeps the
+    batch axis, or one element for a scalar (rank 0) input."""
+    return {
+        name: (a[index] if ranks.get(name, a.ndim) == 0 else a[index : index + 1])
+        for name, a in arrays.items()
+    }

@@ -154,10 +154,17 @@ def onnx_id_limits(graph: Any) -> dict[str, int]:
     """Integer inputs that index a table (an embedding's Gather on axis 0): the table's
     row count, the bound every id must stay below (BERT's token_type_ids: 2)."""
     tables = {init.name: list(init.dims) for init in graph.initializer}
-    for node in graph.node:
+    for node in graph.node:  # in graph order, so a table passed on stays a table
         tensor = _constant_tensor(node)
         if tensor is not None and node.output:
             tables[node.output[0]] = list(tensor.dims)
+        elif (
+            node.op_type in ("DequantizeLinear", "Cast", "Identity")  # a QDQ or cast table
+            and node.output
+            and node.input
+            and node.input[0] in tables
+        ):
+            tables[node.output[0]] = tables[node.input[0]]
     consumers: dict[str, list[Any]] = {}
     for node in graph.node:
         for name in node.input:

@@ -160,3 +160,29 @@ def test_a_multi_input_model_is_calibrated_on_every_input(tmp_path, capsys):
     np.savez(data, ids=rng.integers(0, 5, (6, 3)))
     assert main([*base, "--calib", str(data)]) == EXIT_BAD_INPUT
     assert "no array for input(s) x" in capsys.readouterr().err
+
+
+def test_a_multi_input_model_is_evaluated_on_every_input(tmp_path, capsys):
+    """Fidelity of a two-input model and of its INT8 variant against the FP32 source, on
+    synthetic feeds and on an .npz keyed by input name."""
+    import numpy as np
+    from support.onnx_models import embedding_model
+
+    model = embedding_model(tmp_path / "embedding.onnx")
+    base = ["evaluate", str(model), "--dim", "seq=3", "--json"]
+    assert main([*base, "--data", "synthetic:6"]) == EXIT_OK, capsys.readouterr().err
+    fidelity = json.loads(capsys.readouterr().out)["evaluation"]["fidelity"]
+    assert fidelity["count"] == 6 and fidelity["cosine_mean"] > 0.99999
+
+    rng = np.random.default_rng(2)
+    data = tmp_path / "eval.npz"
+    x = rng.standard_normal((5, 3, 8)).astype("float32")
+    np.savez(data, ids=rng.integers(0, 5, (5, 3)), x=x)
+    compress = ["compress", str(model), "--preset", "int8-static", "--dim", "seq=3"]
+    assert main([*compress, "--calib", str(data), "--json"]) == EXIT_OK
+    variant = json.loads(capsys.readouterr().out)["artifact_id"]
+    evaluate = ["evaluate", f"artifact:{variant}", "--dim", "seq=3", "--data", str(data)]
+    assert main([*evaluate, "--json"]) == EXIT_OK
+    fidelity = json.loads(capsys.readouterr().out)["evaluation"]["fidelity"]
+    assert fidelity["count"] == 5
+    assert 0.9 < fidelity["cosine_mean"] < 1.0
