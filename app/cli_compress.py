@@ -339,6 +339,8 @@ def cmd_sweep(args: argparse.Namespace, open_store: StoreFn) -> int:
         else:
             cells = [c[:5] + c[6:] for c in cells]
         print(table(columns, cells))
+        for line in sweep_warnings(rows):
+            print(f"note: {line}")
     failed = [r for r in rows if "error" in r]
     for row in failed:
         _say(f"{row['variant']} on {row['runtime']}, {row['device']}: {row['error']['message']}")
@@ -357,6 +359,22 @@ SWEEP_COLUMNS = [
     "Δ accuracy",
     "run",
 ]
+
+
+def sweep_warnings(rows: list[dict[str, Any]]) -> list[str]:
+    """What a reader of the table must not miss, in text mode too: a variant slower than
+    its FP32 model, and each build step's own notes (INT8 that did not take, ...)."""
+    lines = []
+    for row in rows:
+        where = f"{row['variant']} on {row['runtime']}, {row.get('device', 'local-cpu')}"
+        speedup = row.get("speedup")
+        if speedup is not None and speedup < 1.0:
+            lines.append(f"{where} is slower than FP32 ({speedup:.2f}x)")
+        for report in row.get("reports") or []:
+            for note in (report.get("report") or {}).get("notes") or []:
+                if note not in lines:
+                    lines.append(f"{where}: {note}")
+    return list(dict.fromkeys(lines))
 
 
 def sweep_cells(row: dict[str, Any]) -> list[str]:

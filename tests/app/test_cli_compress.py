@@ -186,3 +186,24 @@ def test_a_multi_input_model_is_evaluated_on_every_input(tmp_path, capsys):
     fidelity = json.loads(capsys.readouterr().out)["evaluation"]["fidelity"]
     assert fidelity["count"] == 5
     assert 0.9 < fidelity["cosine_mean"] < 1.0
+
+
+def test_sweep_says_in_text_when_a_variant_is_slower_or_a_step_warns():
+    from app.cli_compress import sweep_warnings
+
+    note = "INT8 did not take: no Conv/MatMul/Gemm runs quantized after onnxruntime's fusion"
+    rows = [
+        {"variant": "fp32", "runtime": "onnxruntime", "device": "local-cpu"},
+        {
+            "variant": "int8-static",
+            "runtime": "onnxruntime",
+            "device": "pi",
+            "speedup": 0.9,
+            "reports": [{"report": {"notes": [note]}}, {"report": {"notes": [note]}}],
+        },
+        {"variant": "fp16", "runtime": "onnxruntime", "device": "pi", "speedup": 1.4},
+    ]
+    assert sweep_warnings(rows) == [
+        "int8-static on onnxruntime, pi is slower than FP32 (0.90x)",
+        f"int8-static on onnxruntime, pi: {note}",
+    ]
