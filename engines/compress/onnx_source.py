@@ -1,7 +1,8 @@
 """Make a real-world ONNX file fit for ONNX Runtime's quantizer and FP16 converter.
 
 Models from other tools break those in ways that have nothing to do with the model:
-paddle2onnx keeps weights in Constant nodes (the quantizer looks only at initializers),
+paddle2onnx keeps weights in Constant nodes and torch.onnx passes shared weights through
+Identity nodes (the quantizer looks only at initializers),
 IR 3 files list every initializer as a graph input (the FP16 converter leaves graph
 inputs alone, so no weight is converted), opsets below 13 have no per-channel
 DequantizeLinear (ONNX Runtime then refuses the QDQ file it wrote), and an FP16 model
@@ -56,6 +57,36 @@ def _constants_to_initializers(model: Any) -> int:
         del graph.node[:]
         graph.node.extend(keep)
     return moved
+
+
+def _fold_identity_weights(model: Any) -> int:
+    """Identity nodes that only rename an initializer (torch.onnx writes one per extra use of
+    a shared weight): consumers read the initializer itself, so the quantizer sees it."""
+    graph = model.graph
+    weights = {init.name for init in graph.initializer}
+    outputs = {value.name for value in graph.output}
+    renamed: dict[str, str] = {}
+    keep = []
+    for node in graph.node:
+        if (
+            node.op_type == "Identity"
+            and node.domain in ("", "ai.onnx")
+            and node.input
+            and node.input[0] in weights
+            and node.output[0] not in outputs
+        ):
+            renamed[node.output[0]] = node.input[0]
+        else:
+            keep.append(node)
+    if not renamed:
+        return 0
+    for node in keep:
+        for index, name in enumerate(node.input):
+            if name in renamed:
+                node.input[index] = renamed[name]
+    del graph.node[:]
+    graph.node.extend(keep)
+    return len(renamed)
 
 
 def _initializers_off_inputs(model: Any) -> int:
@@ -120,6 +151,9 @@ def prepared_source(src: Path, work: Path, purpose: str) -> Prepared:
     moved = _constants_to_initializers(model)
     if moved:
         notes.append(f"{moved} weights held in Constant nodes were made initializers first")
+    folded = _fold_identity_weights(model)
+    if folded:
+        notes.append(f"{folded} shared weights read through Identity nodes are read directly")
     if model.ir_version < 4:
         dropped = _initializers_off_inputs(model)
         notes.append(

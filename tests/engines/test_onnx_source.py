@@ -181,3 +181,19 @@ def test_dynamic_int8_of_a_model_with_fused_contrib_ops(tmp_path: Path) -> None:
         return session.run(None, feeds)[0]
 
     assert _cosine(run(src), run(dst)) > 0.99
+
+
+def test_a_shared_weight_read_through_identity_is_quantized(tmp_path: Path) -> None:
+    """torch.onnx writes Identity(weight) for a weight used twice; the quantizer must see
+    the initializer behind it."""
+    model = cnn(13, 8)
+    graph = model.graph
+    for node in graph.node:
+        if node.op_type == "Conv":
+            node.input[1] = "w1_shared"
+    graph.node.insert(0, helper.make_node("Identity", ["w1"], ["w1_shared"]))
+    src = _save(model, tmp_path / "shared.onnx")
+    dst = tmp_path / "dynamic.onnx"
+    report = quantize_dynamic_onnx(src, dst)
+    assert any("1 shared weights read through Identity" in note for note in report["notes"])
+    assert _cosine(_run(src, CHECK), _run(dst, CHECK)) > 0.99
