@@ -1,7 +1,8 @@
 """Corpus models built here from their authors' code: tiny BERT and GPT-2 (with past
 key/values) from a `transformers` config with seeded random weights, exported to ONNX,
 and the BERT again after ONNX Runtime's transformer optimizer (com.microsoft fused ops);
-scikit-learn classifiers converted by skl2onnx.
+scikit-learn classifiers converted by skl2onnx; timm architectures (a MobileNetV3 and
+a MobileViT: convolutions, hard-swish, attention).
 
 Their architectures are the real ones (Hugging Face's modelling code), only small; the
 weights are random, so latency and shapes mean something and predictions do not.
@@ -137,7 +138,27 @@ def _sklearn(path: Path, kind: str) -> None:
     path.write_bytes(onx.SerializeToString())
 
 
+def _timm(path: Path, name: str, size: int) -> None:
+    """A timm architecture with seeded random weights, exported by torch.onnx."""
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    model = timm.create_model(name, pretrained=False).eval()
+    torch.onnx.export(
+        model,
+        (torch.randn(1, 3, size, size),),
+        str(path),
+        input_names=["pixel_values"],
+        output_names=["logits"],
+        dynamo=False,
+        opset_version=17,
+    )
+
+
 BUILDERS = {
+    "timm-mobilenetv3_small_050.onnx": lambda p: _timm(p, "mobilenetv3_small_050", 224),
+    "timm-mobilevit_xxs.onnx": lambda p: _timm(p, "mobilevit_xxs", 256),
     "sklearn-logreg-iris.onnx": lambda p: _sklearn(p, "logreg"),
     "sklearn-forest-iris.onnx": lambda p: _sklearn(p, "forest"),
     "bert-tiny-random.onnx": _bert,
@@ -149,9 +170,11 @@ BUILDERS = {
 def generate(folder: Path) -> list[Path]:
     """Each generated model, built once into `folder` (keyed by the transformers version)."""
     import skl2onnx
+    import timm
     import transformers
 
-    target = folder / f"transformers-{transformers.__version__}-skl2onnx-{skl2onnx.__version__}"
+    versions = f"transformers-{transformers.__version__}-skl2onnx-{skl2onnx.__version__}"
+    target = folder / f"{versions}-timm-{timm.__version__}"
     target.mkdir(parents=True, exist_ok=True)
     made = []
     for name, build in BUILDERS.items():

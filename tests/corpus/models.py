@@ -115,7 +115,7 @@ def fetch(root: Path | None = None) -> list[CorpusModel]:
     from corpus.generate import generate
 
     for path in generate(root / "generated"):
-        origin = "skl2onnx" if path.name.startswith("sklearn") else "transformers (random weights)"
+        origin = path.name.split("-")[0].replace("sklearn", "skl2onnx")
         found.append(CorpusModel(path, origin, INPUT_FLAGS.get(path.name, [])))
     return found
 
