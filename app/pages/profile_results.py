@@ -101,6 +101,8 @@ FIGURE_TIPS = {
     "at phase boundaries, sampled, and the kernel's high-water marks) minus rss_before_load",
     "model size": "model_file_bytes: the file the runtime opened",
     "top-1 / top-5": "Labelled accuracy on the evaluation data, on this runtime",
+    "inputs": "The shape of every input fed to the timed runs",
+    "input default": "An input the run fed with a default (set it in the Inputs table)",
 }
 _FIDELITY_TIP = "Fidelity to the FP32 source model on the same inputs"
 FIGURE_TIPS["cosine (mean, min)"] = f"{_FIDELITY_TIP}: cosine similarity of the outputs"
@@ -130,6 +132,10 @@ def summary_rows(job: ProfileJob) -> list[tuple[str, str]]:
             ("peak_rss_delta", size(memory.get("peak_rss_delta_bytes"))),
             ("model size", size(memory.get("model_file_bytes", job.model_file_bytes))),
         ]
+        shapes = result.get("input_shapes") or {}
+        if shapes:
+            rows.append(("inputs", ", ".join(f"{k} {list(v)}" for k, v in shapes.items())))
+        rows += [("input default", note) for note in result.get("input_notes") or []]
     evaluation = result.get("evaluation") or {}
     classification = evaluation.get("classification") or {}
     if classification.get("top1") is not None:
