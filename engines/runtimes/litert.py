@@ -43,6 +43,18 @@ def refusal(exc: Exception) -> Exception:
             "run it where that op is registered (the framework the model comes from, e.g. "
             "MediaPipe), or convert it without the custom op",
         )
+    if isinstance(exc, ValueError) and (
+        "builtin_code out of range" in text
+        or "Didn't find op for builtin opcode" in text
+        or "Registration failed" in text
+    ):
+        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        return BadInput(
+            f"LiteRT cannot open this model: {first}",
+            "the file uses an op or op version this LiteRT build lacks; files made for "
+            "TFLite Micro or a newer TensorFlow can; convert it with a matching TensorFlow "
+            "/ LiteRT version (edgebench inspect still reads it from the flatbuffer)",
+        )
     return exc
 
 

@@ -3,6 +3,7 @@ raw parser exception with exit 3 (truncations, flipped bytes, overwritten blocks
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -44,7 +45,9 @@ def test_damaged_files_are_read_or_refused_as_bad_input(tiny_models, tmp_path: P
     assert outcomes.get("bad input", 0) >= 3, outcomes  # truncations at least are refused
 
 
-def test_a_tflite_file_litert_refuses_is_inspected_from_its_flatbuffer(tiny_models, tmp_path):
+def test_a_tflite_file_litert_refuses_is_inspected_from_its_flatbuffer(
+    tiny_models, tmp_path, capsys
+):
     """An operator code from a newer schema: LiteRT will not open the file, the flatbuffer
     still gives its signature, parameters and ops, with the refusal in the note."""
     import flatbuffers
@@ -67,3 +70,11 @@ def test_a_tflite_file_litert_refuses_is_inspected_from_its_flatbuffer(tiny_mode
     assert [i["shape"] for i in info["inputs"]] == [i["shape"] for i in reference["inputs"]]
     assert "op 5000" in info["op_histogram"]
     assert sum(info["op_histogram"].values()) == sum(reference["op_histogram"].values())
+
+    # profiling it is a refusal that says why (exit 2), not a runtime failure
+    from app.cli import main
+
+    code = main(["profile", str(newer), "--runtime", "litert", "--runs", "5", "--json"])
+    assert code == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["message"].startswith("LiteRT cannot open this model: Op builtin_code out")
