@@ -241,3 +241,38 @@ def test_methodology_and_readme_define_peak_rss_alike():
     memory_bullet = next(b for b in DEFINITIONS.split("\n- ") if "`peak_rss`" in b)
     assert "the highest of all readings" in " ".join(memory_bullet.split())
     assert "the highest of all readings" in " ".join(readme.split())
+
+
+def test_input_flags_reproduce_new_and_old_specs():
+    from engines.report.repro import input_flags
+
+    new = {
+        "inputs": {
+            "shapes": {"x": [1, 3, 48, 320]},
+            "dims": {"seq": 8},
+            "values": {"sr": "16000"},
+            "data_path": "/data/sample.npz",
+        }
+    }
+    assert input_flags(new) == [
+        "--input-shape",
+        "x=1,3,48,320",
+        "--dim",
+        "seq=8",
+        "--input",
+        "sr=16000",
+        "--inputs",
+        "/data/sample.npz",
+    ]
+    # a run stored before InputSpec kept only its shapes
+    assert input_flags({"input_shapes": {"tokens": [2, 5]}}) == ["--input-shape", "tokens=2,5"]
+    from engines.bench.spec import BenchSpec
+
+    old = BenchSpec.from_dict(
+        {
+            "model": {"path": "m.onnx", "format": "onnx"},
+            "runtime": "onnxruntime",
+            "input_shapes": {"tokens": [2, 5]},
+        }
+    )
+    assert old.inputs.shapes == {"tokens": [2, 5]}
