@@ -476,7 +476,7 @@ def add_commands(sub: Any, open_store: StoreFn) -> None:
     )
     p.add_argument("--calib", help=f"calibration / training data: {data_help}")
     p.add_argument("--out", help="also write the variant to this path")
-    add_input_flags(p, values=False)
+    add_input_flags(p, data=False)
     common(p)
     p.set_defaults(func=bind(cmd_compress))
 
@@ -499,7 +499,7 @@ def add_commands(sub: Any, open_store: StoreFn) -> None:
     p.add_argument("--runtime", help="default: the runtime of the variant's format")
     p.add_argument("--limit", type=int, help="evaluate at most N samples")
     p.add_argument("--threads", type=int)
-    add_input_flags(p, values=False)
+    add_input_flags(p, values=False, data=False)
     add_device_flag(p)
     common(p)
     p.set_defaults(func=bind(cmd_evaluate))

@@ -16,9 +16,9 @@ from engines.errors import BadInput
 from engines.runtimes.feeds import parse_value
 
 
-def add_input_flags(p: argparse.ArgumentParser, values: bool = True) -> None:
-    """The input flags; `values=False` for commands that only shape data (compress,
-    evaluate: the data source gives the values)."""
+def add_input_flags(p: argparse.ArgumentParser, values: bool = True, data: bool = True) -> None:
+    """The input flags. `values=False` for evaluate (its data gives every value);
+    `data=False` where the data comes from --calib / --data instead of --inputs."""
     group = p.add_argument_group("model inputs (synthetic by default)")
     group.add_argument(
         "--input-shape",
@@ -41,11 +41,12 @@ def add_input_flags(p: argparse.ArgumentParser, values: bool = True) -> None:
         help="an input's value: a number (sr=16000), ones, zeros, or range:LO:HI for "
         "integer ids (repeatable)",
     )
-    group.add_argument(
-        "--inputs",
-        metavar="FILE.npz",
-        help="real input arrays by input name (numpy.savez(path, name=array, ...))",
-    )
+    if data:
+        group.add_argument(
+            "--inputs",
+            metavar="FILE.npz",
+            help="real input arrays by input name (numpy.savez(path, name=array, ...))",
+        )
 
 
 def _pairs(items: list[str] | None, flag: str, example: str) -> dict[str, str]:

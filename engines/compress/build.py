@@ -171,7 +171,11 @@ INPUT_ARRAY = "input:"
 
 
 def multi_input_data(
-    source: ArtifactRow, inputs: list[dict[str, Any]], data: str, limit: int | None
+    source: ArtifactRow,
+    inputs: list[dict[str, Any]],
+    data: str,
+    limit: int | None,
+    values: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Calibration samples for every input of a multi-input model, as one .npz in the
     cache (`input:NAME` arrays, samples on axis 0): seeded synthetic feeds (the profile's
@@ -193,7 +197,9 @@ def multi_input_data(
             for i in inputs
         ]
         limits = {i["name"]: int(i["id_limit"]) for i in inputs if i.get("id_limit")}
-        feeds = [make_feeds(infos, seed=k, id_limits=limits).arrays for k in range(count)]
+        feeds = [
+            make_feeds(infos, seed=k, values=values, id_limits=limits).arrays for k in range(count)
+        ]
         arrays = {
             name: np.concatenate([f[name][None] if f[name].ndim == 0 else f[name] for f in feeds])
             for name in names
@@ -220,7 +226,13 @@ def multi_input_data(
         )
     key = hashlib.sha256(
         json.dumps(
-            [source.sha256, data_identity(data, limit), names, [i.get("shape") for i in inputs]]
+            [
+                source.sha256,
+                data_identity(data, limit),
+                names,
+                [i.get("shape") for i in inputs],
+                sorted((values or {}).items()),
+            ]
         ).encode()
     ).hexdigest()[:20]
     folder = paths.cache_dir() / "data"
@@ -249,7 +261,7 @@ def prepare_data(
     if not inputs:
         raise BadInput(f"{source.name} declares no inputs; data cannot be prepared for it")
     if len(inputs) > 1:
-        made = multi_input_data(source, inputs, data, limit)
+        made = multi_input_data(source, inputs, data, limit, asked.values if asked else None)
         if with_reference:
             payload = {
                 "data_path": made["path"],
@@ -333,9 +345,11 @@ def build_variant(
     data_key = (
         data_identity(calibration, request.calibration_limit) if needs_data and calibration else ""
     )
-    if request.inputs.shapes or request.inputs.dims:
+    asked = request.inputs
+    if asked.shapes or asked.dims or asked.values:
         data_key += (
-            f"|inputs {sorted(request.inputs.shapes.items())} {sorted(request.inputs.dims.items())}"
+            f"|inputs {sorted(asked.shapes.items())} {sorted(asked.dims.items())} "
+            f"{sorted(asked.values.items())}"
         )
     verify(source)
     reports: list[dict[str, Any]] = []
@@ -515,6 +529,7 @@ def _onnx_precision(
             "settings": precision.settings,
             "src": onnx_fp32.path,
             "inputs": source_inputs(onnx_fp32, asked),
+            "input_values": dict(asked.values) if asked else {},
             "data_path": (data or {}).get("path"),
             "workdir": str(workdir),
             "target_arch": arch,

@@ -127,7 +127,9 @@ def compress_torch(payload: dict[str, Any], progress: Progress) -> dict[str, Any
     return {"outputs": outputs}
 
 
-def _parity_feeds(inputs: list[dict[str, Any]], count: int = 4) -> list[dict[str, np.ndarray]]:
+def _parity_feeds(
+    inputs: list[dict[str, Any]], count: int = 4, values: dict[str, str] | None = None
+) -> list[dict[str, np.ndarray]]:
     """Seeded feeds for every input (shapes bound by the user's --dim/--input-shape, ids
     below the tables they index), batch 1, as the profile would feed them."""
     from engines.runtimes.base import TensorInfo
@@ -137,12 +139,15 @@ def _parity_feeds(inputs: list[dict[str, Any]], count: int = 4) -> list[dict[str
         TensorInfo(i["name"], list(i.get("shape") or []), i.get("dtype", "float32")) for i in inputs
     ]
     limits = {i["name"]: int(i["id_limit"]) for i in inputs if i.get("id_limit")}
-    return [make_feeds(infos, seed=seed, id_limits=limits).arrays for seed in range(count)]
+    return [
+        make_feeds(infos, seed=seed, values=values, id_limits=limits).arrays
+        for seed in range(count)
+    ]
 
 
 def compress_onnx(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """payload: step, settings, src (FP32 .onnx), inputs, data_path, workdir, target_arch."""
-    from engines.export.parity import check_parity, tolerance_for
+    from engines.export.parity import ToleranceExceeded, check_parity, tolerance_for
     from engines.runtimes.base import RuntimeOptions
     from engines.runtimes.feeds import quantize_feed
     from engines.runtimes.ort import OnnxRuntime
@@ -167,7 +172,7 @@ def compress_onnx(payload: dict[str, Any], progress: Progress) -> dict[str, Any]
     elif calibration is not None and len(inputs) == 1:
         samples = [{name: calibration[i : i + 1]} for i in range(min(8, len(calibration)))]
     else:
-        samples = _parity_feeds(inputs)
+        samples = _parity_feeds(inputs, values=payload.get("input_values") or {})
     runtime = OnnxRuntime()
     fp32 = runtime.open(payload["src"], "onnx", RuntimeOptions(threads=1))
     variant = runtime.open(str(dst), "onnx", RuntimeOptions(threads=1))
@@ -186,9 +191,27 @@ def compress_onnx(payload: dict[str, Any], progress: Progress) -> dict[str, Any]
     candidate = outputs_of(variant)
     names = [o.name for o in fp32.outputs()]
     precision = {"quantize-static": "int8", "quantize-dynamic": "dynamic-int8", "fp16": "fp16"}
-    parity = check_parity(
-        reference, candidate, names, tolerance_for(precision.get(cls.name, "int8"))
-    )
+    try:
+        parity = check_parity(
+            reference, candidate, names, tolerance_for(precision.get(cls.name, "int8"))
+        )
+    except ToleranceExceeded as exc:
+        checked_on = (
+            f"{len(samples)} samples of the calibration data"
+            if calibration is not None
+            else f"{len(samples)} seeded synthetic inputs (N(0,1) floats)"
+        )
+        advice = {
+            "fp16": "float16 overflows or loses precision somewhere in this model (detection "
+            "heads and large activations often do): keep it FP32, or try int8-static",
+            "quantize-static": "calibrate and check on data like the real inputs: "
+            "--calib with an image folder or an .npz",
+        }.get(cls.name, "check on data like the real inputs: --calib with an .npz or a folder")
+        raise ToleranceExceeded(
+            exc.message,
+            exc.report,
+            f"checked on {checked_on}; the variant is not kept. {advice}",
+        ) from None
     return {
         "path": str(dst),
         "report": {**report, "parity": parity},

@@ -207,3 +207,52 @@ def test_sweep_says_in_text_when_a_variant_is_slower_or_a_step_warns():
         "int8-static on onnxruntime, pi is slower than FP32 (0.90x)",
         f"int8-static on onnxruntime, pi: {note}",
     ]
+
+
+def test_compress_feeds_the_values_a_model_needs(tmp_path, capsys):
+    """Parity and synthetic calibration use --input values: this model runs only with
+    width=8, so without the flag the check fails inside the runtime."""
+    from support.onnx_models import needs_value_model
+
+    model = needs_value_model(tmp_path / "needs-value.onnx")
+    base = ["compress", str(model), "--preset", "int8-dynamic", "--json"]
+    assert main(base) != EXIT_OK
+    capsys.readouterr()
+    assert main([*base, "--input", "width=8"]) == EXIT_OK, capsys.readouterr().err
+    report = json.loads(capsys.readouterr().out)["reports"][-1]["report"]
+    assert report["parity"]["passed"]
+    static = ["compress", str(model), "--preset", "int8-static", "--calib", "synthetic:4"]
+    assert main([*static, "--input", "width=8", "--json"]) == EXIT_OK, capsys.readouterr().err
+
+
+def test_a_variant_that_does_not_match_says_what_it_was_checked_on(tmp_path, capsys):
+    """x * 6e4 * 10 / 6e5 overflows float16: the FP16 variant fails parity, and the error
+    says on what it was checked and what to do, with exit 3."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    constants = [
+        numpy_helper.from_array(np.array(v, np.float32), n)
+        for n, v in (("big", 6e4), ("ten", 10.0), ("back", 6e5))
+    ]
+    graph = helper.make_graph(
+        [
+            helper.make_node("Mul", ["x", "big"], ["a"]),
+            helper.make_node("Mul", ["a", "ten"], ["b"]),
+            helper.make_node("Div", ["b", "back"], ["y"]),
+        ],
+        "overflow",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        constants,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "overflow.onnx"
+    onnx.save(model, str(path))
+    assert main(["compress", str(path), "--preset", "fp16"]) == 3
+    err = capsys.readouterr().err
+    assert "exported model does not match its source" in err
+    assert "checked on 4 seeded synthetic inputs (N(0,1) floats); the variant is not kept." in err
+    assert "float16 overflows" in err

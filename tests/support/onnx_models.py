@@ -107,3 +107,30 @@ def embedding_model(path: Path) -> Path:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return _save(model, path)
+
+
+def needs_value_model(path: Path) -> Path:
+    """`x` [1, 8] plus range(width), times an 8x4 weight: it runs only when the scalar int64
+    input `width` is 8 (or 1), as a model's `sr` must be 16000."""
+    rng = np.random.default_rng(0)
+    weight = onnx.numpy_helper.from_array(rng.standard_normal((8, 4)).astype(np.float32), "w")
+    start = onnx.numpy_helper.from_array(np.array(0, np.int64), "start")
+    step = onnx.numpy_helper.from_array(np.array(1, np.int64), "step")
+    graph = helper.make_graph(
+        [
+            helper.make_node("Range", ["start", "width", "step"], ["positions"]),
+            helper.make_node("Cast", ["positions"], ["offsets"], to=TensorProto.FLOAT),
+            helper.make_node("Add", ["x", "offsets"], ["shifted"]),
+            helper.make_node("MatMul", ["shifted", "w"], ["out"]),
+        ],
+        "needs-value",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8]),
+            helper.make_tensor_value_info("width", TensorProto.INT64, []),
+        ],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4])],
+        initializer=[weight, start, step],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return _save(model, path)
