@@ -244,27 +244,32 @@ def prepare_data(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     }
 
 
+def _reference_session(artifact: dict[str, Any]) -> Any:
+    """The FP32 reference model opened in the first runtime that reads its format."""
+    from engines.runtimes.base import RuntimeOptions
+    from engines.runtimes.registry import runtimes_for_format
+
+    runtimes = runtimes_for_format(artifact["format"])
+    if not runtimes:
+        raise BadInput(f"no runtime opens {artifact['format']} models for reference outputs")
+    return runtimes[0].open(
+        artifact["path"],
+        artifact["format"],
+        RuntimeOptions(threads=None, declared_inputs=list(artifact.get("inputs") or [])),
+    )
+
+
 def reference_outputs_multi(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """payload: data_path (a multi-input .npz), out_path, reference (artifact dict): the
     same file with the FP32 reference model's outputs added as ref_0, ref_1, ..."""
     from engines.evaluate.datasets import INPUT_ARRAY, load_multi_input_npz, sample_feed
-    from engines.runtimes.base import RuntimeOptions
     from engines.runtimes.feeds import quantize_feed
-    from engines.runtimes.registry import runtimes_for_format
 
     loaded = load_multi_input_npz(payload["data_path"])
     if loaded is None:
         raise BadInput(f"{payload['data_path']} holds no input:NAME arrays")
     arrays, _ = loaded
-    artifact = payload["reference"]
-    runtimes = runtimes_for_format(artifact["format"])
-    if not runtimes:
-        raise BadInput(f"no runtime opens {artifact['format']} models for reference outputs")
-    session = runtimes[0].open(
-        artifact["path"],
-        artifact["format"],
-        RuntimeOptions(threads=None, declared_inputs=list(artifact.get("inputs") or [])),
-    )
+    session = _reference_session(payload["reference"])
     infos = {i.name: i for i in session.inputs()}
     ranks = {name: len(info.shape) for name, info in infos.items()}
     count = len(next(iter(arrays.values())))
@@ -288,17 +293,7 @@ def reference_outputs(
     artifact: dict[str, Any], input_name: str, x: np.ndarray, progress: Progress
 ) -> list[np.ndarray]:
     """Outputs of the FP32 reference model on every sample, one sample at a time."""
-    from engines.runtimes.base import RuntimeOptions
-    from engines.runtimes.registry import runtimes_for_format
-
-    runtimes = runtimes_for_format(artifact["format"])
-    if not runtimes:
-        raise BadInput(f"no runtime opens {artifact['format']} models for reference outputs")
-    session = runtimes[0].open(
-        artifact["path"],
-        artifact["format"],
-        RuntimeOptions(threads=None, declared_inputs=list(artifact.get("inputs") or [])),
-    )
+    session = _reference_session(artifact)
     names = [i.name for i in session.inputs()]
     feed_name = names[0] if names else input_name
     progress(f"computing reference outputs on {len(x)} samples", None)

@@ -9,6 +9,19 @@ import math
 from typing import Any
 
 UNIT = "MACs (multiply-accumulate; 1 MAC = 2 FLOPs)"
+#: The ops whose multiply-accumulates this counter models.
+MATRIX_OPS = frozenset(
+    {
+        "Conv",
+        "ConvTranspose",
+        "MatMul",
+        "Gemm",
+        "ConvInteger",
+        "QLinearConv",
+        "MatMulInteger",
+        "QLinearMatMul",
+    }
+)
 
 
 def _shapes(model: Any) -> dict[str, list[int]]:
@@ -52,16 +65,7 @@ def count_onnx_macs(model: Any) -> dict[str, Any]:
                 macs = math.prod(out) * (a[0] if trans_a else a[-1])
         elif out:
             elementwise += math.prod(out)
-        if node.op_type in (
-            "Conv",
-            "ConvTranspose",
-            "MatMul",
-            "Gemm",
-            "ConvInteger",
-            "QLinearConv",
-            "MatMulInteger",
-            "QLinearMatMul",
-        ):
+        if node.op_type in MATRIX_OPS:
             if macs == 0:
                 unknown.add(node.op_type)
             by_op[node.op_type] = by_op.get(node.op_type, 0) + macs
@@ -88,16 +92,6 @@ def _uncounted_compute(graph: Any) -> dict[str, int]:
     from engines.models.inspect import onnx_graphs
 
     found: dict[str, int] = {}
-    counted = {
-        "Conv",
-        "ConvTranspose",
-        "MatMul",
-        "Gemm",
-        "ConvInteger",
-        "QLinearConv",
-        "MatMulInteger",
-        "QLinearMatMul",
-    }
     for sub, depth in onnx_graphs(graph):
         for node in sub.node:
             label = ""
@@ -105,7 +99,7 @@ def _uncounted_compute(graph: Any) -> dict[str, int]:
                 label = f"com.microsoft.{node.op_type}"
             elif node.op_type in HEAVY_OPS:
                 label = node.op_type
-            elif depth > 0 and node.op_type in counted:
+            elif depth > 0 and node.op_type in MATRIX_OPS:
                 label = f"{node.op_type} (in a subgraph)"
             if label:
                 found[label] = found.get(label, 0) + 1
