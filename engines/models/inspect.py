@@ -402,14 +402,56 @@ def _tensors_in(obj: Any) -> list[Any]:
     return []
 
 
+def inspect_torchscript(path: str) -> dict[str, Any]:
+    """The forward schema, parameters, aten op histogram and any state forward keeps."""
+    import torch
+
+    from engines.runtimes.torch_runtime import (
+        torchscript_inputs,
+        torchscript_schema,
+        torchscript_state,
+    )
+
+    module = torch.jit.load(path, map_location="cpu")
+    histogram = Counter(
+        node.kind().split("::")[-1]
+        for node in module.inlined_graph.nodes()
+        if node.kind().startswith("aten::")
+    )
+    info = {
+        "inputs": [i.to_dict() for i in torchscript_inputs(module, [])],
+        "outputs": [],
+        "macs": None,
+        "parameters": sum(p.numel() for p in module.parameters()),
+        "op_histogram": dict(histogram.most_common()),
+        "forward_schema": torchscript_schema(module),
+        "note": "TorchScript records no tensor shapes: give them with --input-shape "
+        "(and values for int arguments with --input NAME=VALUE)",
+    }
+    state = torchscript_state(module)
+    if state:
+        info["keeps_state"] = state
+        info["note"] += (
+            f"; forward changes {', '.join(state)} on every call, so each timed run "
+            "starts from a different state"
+        )
+    return info
+
+
 def _parsed(path: str, fmt: str, inspect: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
     """`inspect(path)`, with a parser's failure on a damaged file said as bad input."""
-    label = {formats.ONNX: "ONNX", formats.TFLITE: "TFLite"}[fmt]
+    label = {
+        formats.ONNX: "ONNX",
+        formats.TFLITE: "TFLite",
+        formats.TORCHSCRIPT: "TorchScript",
+        formats.STATE_DICT: "PyTorch state_dict",
+        formats.EXPORTED_PROGRAM: "PyTorch ExportedProgram (.pt2)",
+    }[fmt]
     try:
         return inspect(path)
     except (BadInput, MemoryError):
         raise
-    except Exception as exc:  # protobuf DecodeError, IndexError, UnicodeDecodeError, ...
+    except Exception as exc:  # protobuf DecodeError, PytorchStreamReader, IndexError, ...
         reason = (str(exc).strip().splitlines() or [""])[0][:200]
         raise BadInput(
             f"{Path(path).name} is not a readable {label} model: the parser stopped "
@@ -425,40 +467,12 @@ def inspect_file(payload: dict[str, Any], progress: Callable[..., None]) -> dict
     progress(f"inspecting {Path(path).name}")
     if fmt in (formats.ONNX, formats.TFLITE):
         info = _parsed(path, fmt, inspect_onnx if fmt == formats.ONNX else inspect_tflite)
-    elif fmt in (formats.STATE_DICT, formats.EXPORTED_PROGRAM, formats.ZOO):
+    elif fmt in (formats.STATE_DICT, formats.EXPORTED_PROGRAM):
+        info = _parsed(path, fmt, lambda p: inspect_torch(p, fmt))
+    elif fmt == formats.ZOO:
         info = inspect_torch(path, fmt)
     elif fmt == formats.TORCHSCRIPT:
-        import torch
-
-        from engines.runtimes.torch_runtime import (
-            torchscript_inputs,
-            torchscript_schema,
-            torchscript_state,
-        )
-
-        module = torch.jit.load(path, map_location="cpu")
-        histogram = Counter(
-            node.kind().split("::")[-1]
-            for node in module.inlined_graph.nodes()
-            if node.kind().startswith("aten::")
-        )
-        info = {
-            "inputs": [i.to_dict() for i in torchscript_inputs(module, [])],
-            "outputs": [],
-            "macs": None,
-            "parameters": sum(p.numel() for p in module.parameters()),
-            "op_histogram": dict(histogram.most_common()),
-            "forward_schema": torchscript_schema(module),
-            "note": "TorchScript records no tensor shapes: give them with --input-shape "
-            "(and values for int arguments with --input NAME=VALUE)",
-        }
-        state = torchscript_state(module)
-        if state:
-            info["keeps_state"] = state
-            info["note"] += (
-                f"; forward changes {', '.join(state)} on every call, so each timed run "
-                "starts from a different state"
-            )
+        info = _parsed(path, fmt, inspect_torchscript)
     else:
         raise BadInput(f"cannot inspect {fmt} files")
     return {"format": fmt, "file_bytes": os.path.getsize(path), **info}

@@ -26,13 +26,22 @@ def _damaged(data: bytes, kind: int, rng: random.Random) -> bytes:
     return bytes(damaged)
 
 
-@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+SOURCES = {
+    "onnx": "onnx",
+    "tflite": "tflite",
+    "torchscript": "torchscript",
+    "torch-state-dict": "state_dict",
+    "torch-exported-program": "pt2",
+}
+
+
+@pytest.mark.parametrize("fmt", list(SOURCES))
 def test_damaged_files_are_read_or_refused_as_bad_input(tiny_models, tmp_path: Path, fmt) -> None:
-    source = tiny_models.onnx if fmt == "onnx" else tiny_models.tflite
+    source = getattr(tiny_models, SOURCES[fmt])
     rng = random.Random(7)
     outcomes: dict[str, int] = {}
     for index in range(9):
-        path = tmp_path / f"damaged{index}.{fmt}"
+        path = tmp_path / f"damaged{index}{source.suffix}"
         path.write_bytes(_damaged(source.read_bytes(), index % 3, rng))
         try:
             run_task("inspect", {"path": str(path), "format": fmt}, timeout_s=120)
