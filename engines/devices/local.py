@@ -54,7 +54,10 @@ class LocalDevice(Device):
     def setup_check(self) -> list[Any]:
         from engines.devices.setup import setup_checks
 
-        return setup_checks(self.info())
+        checks = setup_checks(self.info())
+        if self.accelerator == "cuda":
+            checks.append(cuda_check())
+        return checks
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -165,3 +168,29 @@ class LocalDevice(Device):
         message, signal_used = crash_message(returncode, phase)
         extra = {"signal": signal_used} if signal_used else {"exit_code": returncode}
         return error_event("crashed", phase, f"the agent {message}", details, **extra)
+
+
+def cuda_check() -> Any:
+    """Whether any installed runtime can run on a CUDA GPU here, with each one's reason."""
+    from engines.devices.setup import Check
+    from engines.runtimes.registry import all_runtimes
+
+    reasons = {}
+    for runtime in all_runtimes():
+        if not runtime.available().ok:
+            continue
+        try:
+            reasons[runtime.name] = runtime.accelerators().get("cuda", "unavailable")
+        except Exception as exc:  # a runtime that fails to say must not hide the others
+            reasons[runtime.name] = f"unavailable: {type(exc).__name__}: {exc}"
+    usable = [name for name, why in reasons.items() if why.startswith("available")]
+    detail = "; ".join(f"{name}: {why}" for name, why in reasons.items()) or "no runtime"
+    return Check(
+        "cuda",
+        bool(usable),
+        detail,
+        ""
+        if usable
+        else "run on a machine with an NVIDIA GPU and its driver, with onnxruntime-gpu or a "
+        "CUDA build of torch",
+    )

@@ -163,3 +163,22 @@ def test_local_cuda_says_clearly_when_cuda_is_missing(tiny_models, capsys):
     )
     assert code == EXIT_BAD_INPUT
     assert "CUDA requested for onnxruntime, but it is unavailable" in capsys.readouterr().err
+
+
+def test_devices_test_local_cuda_is_ready_only_with_a_gpu_runtime(capsys):
+    """The setup check of local-cuda asks every runtime whether it can use CUDA here."""
+    from engines.runtimes.registry import all_runtimes
+
+    usable = [
+        rt.name
+        for rt in all_runtimes()
+        if rt.available().ok and rt.accelerators().get("cuda", "").startswith("available")
+    ]
+    code = main(["devices", "test", "local-cuda", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    cuda = next(c for c in report["checks"] if c["what"] == "cuda")
+    assert cuda["ok"] is bool(usable)
+    assert report["ready"] is bool(usable) and (code == EXIT_OK) is bool(usable)
+    if not usable:
+        assert "onnxruntime: unavailable" in cuda["detail"]
+        assert "NVIDIA GPU" in cuda["fix"]
