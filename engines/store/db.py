@@ -242,11 +242,20 @@ class Store:
         status = status or ("ok" if result else "failed")
         result = result or {}
         with self.transaction() as db:
+            # Never an id that was ever used, even by a run deleted since (migration 4).
+            high = db.execute("SELECT last_id FROM id_high_water WHERE name = 'runs'").fetchone()
+            largest = db.execute("SELECT COALESCE(MAX(id), 0) FROM runs").fetchone()
+            new_id = max(int(high[0]) if high else 0, int(largest[0])) + 1
+            db.execute(
+                "INSERT OR REPLACE INTO id_high_water (name, last_id) VALUES ('runs', ?)",
+                (new_id,),
+            )
             cur = db.execute(
-                "INSERT INTO runs (artifact_id, model_label, runtime, device, status, spec_json,"
-                " environment_json, statistics_json, memory_json, result_json, error_json)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO runs (id, artifact_id, model_label, runtime, device, status,"
+                " spec_json, environment_json, statistics_json, memory_json, result_json,"
+                " error_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
+                    new_id,
                     artifact_id,
                     model_label,
                     runtime,

@@ -62,6 +62,14 @@ MIGRATIONS: list[str] = [
     UPDATE artifacts SET file_sha256 = sha256 WHERE file_sha256 IS NULL;
     CREATE INDEX artifacts_file_sha ON artifacts(file_sha256);
     """,
+    # 4: run ids are never given out twice. SQLite reuses the highest rowid after it is
+    # deleted, so an old report's "run 7" could name a new measurement; the high-water
+    # mark of every id ever handed out is kept here instead (no table rebuild: samples
+    # cascade from runs).
+    """
+    CREATE TABLE id_high_water (name TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
+    INSERT INTO id_high_water (name, last_id) SELECT 'runs', COALESCE(MAX(id), 0) FROM runs;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -182,6 +182,31 @@ def test_delete_run_cascades(store):
     assert store.memory_trace(run_id) == []
 
 
+def _run(store) -> int:
+    return store.add_run(
+        artifact_id=None,
+        model_label="m",
+        runtime="onnxruntime",
+        device="local",
+        spec={},
+        result=RESULT,
+    )
+
+
+def test_a_deleted_runs_id_is_never_given_out_again(store, tmp_path):
+    """An old report's "run 2" must never name a new measurement."""
+    first, second = _run(store), _run(store)
+    store.delete_run(second)
+    third = _run(store)
+    assert third == second + 1
+    store.delete_run(third)
+    store.delete_run(first)  # the table is empty now
+    assert _run(store) == third + 1
+    # the high-water mark survives reopening the store
+    with Store(store.path) as again:
+        assert _run(again) == third + 2
+
+
 def test_failed_write_rolls_back(store):
     # the second insert breaks the status CHECK: the first must be rolled back with it
     with pytest.raises(sqlite3.IntegrityError), store.transaction() as db:
@@ -265,6 +290,7 @@ def test_migration_from_version_1_keeps_runs(tmp_path):
             memory_trace=[(0.0, 42)],
         )
         assert store.memory_trace(new_id) == [(0.0, 42)]
+        assert new_id == run_id + 1  # version 4 starts its id high-water mark at the old max
         assert store.integrity_ok()
         indexes = {
             r[0] for r in store._db.execute("SELECT name FROM sqlite_master WHERE type='index'")
