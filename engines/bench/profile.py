@@ -78,17 +78,12 @@ def profile(
 ) -> Iterator[dict[str, Any]]:
     """Yield agent events, then a `stored` event (run id) or the final `error`."""
     from engines.devices.local import LocalDevice
-    from engines.export.runnable import runnable_artifact
+    from engines.export.runnable import runnable_events
     from engines.models.refs import resolving
     from engines.runtimes.registry import get_runtime
     from engines.workers import progress_as_log
 
     device = device or LocalDevice()
-    notes: list[dict[str, Any]] = []
-
-    def note(message: str, fraction: float | None = None) -> None:
-        notes.append({"type": "log", "level": "info", "message": message})
-
     runtime = get_runtime(request.runtime)
     availability = runtime.available()
     # A device's own agent says whether it has the runtime; here only the host is known.
@@ -100,9 +95,7 @@ def profile(
     source = yield from progress_as_log(
         resolving(request.model, store.path, trust_code=request.trust_code)
     )
-    artifact = runnable_artifact(source, runtime, store, progress=note)
-    yield from notes
-    notes.clear()
+    artifact = yield from progress_as_log(runnable_events(source, runtime, store))
     evaluate = None
     if request.evaluate_data:
         evaluate = yield from _evaluation_data(source, request, store)

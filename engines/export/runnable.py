@@ -86,9 +86,11 @@ def export_fp32(
         out.unlink(missing_ok=True)
 
 
-def runnable_artifact(
-    artifact: ArtifactRow, runtime: Runtime, store: Store, progress: ProgressFn | None = None
-) -> ArtifactRow:
+def runnable_events(
+    artifact: ArtifactRow, runtime: Runtime, store: Store, cancel: Any = None
+) -> Generator[dict[str, Any], None, ArtifactRow]:
+    """The artifact itself when the runtime opens its format, else its cached FP32 export,
+    with the export's progress events as they happen (`yield from` gets the artifact)."""
     if artifact.format in runtime.formats:
         verify(artifact)
         return artifact
@@ -99,7 +101,14 @@ def runnable_artifact(
             f"(it opens: {', '.join(runtime.formats)})",
             "export the model to a format this runtime opens, or pick another runtime",
         )
-    events = export_fp32(artifact, target, store)
+    return (yield from export_fp32(artifact, target, store, cancel))
+
+
+def runnable_artifact(
+    artifact: ArtifactRow, runtime: Runtime, store: Store, progress: ProgressFn | None = None
+) -> ArtifactRow:
+    """`runnable_events` for callers that take progress as a callback."""
+    events = runnable_events(artifact, runtime, store)
     while True:
         try:
             event = next(events)
