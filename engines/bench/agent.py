@@ -234,7 +234,7 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
     from engines.bench.spec import BenchSpec
     from engines.bench.stats import summarize
     from engines.runtimes.base import RuntimeOptions
-    from engines.runtimes.feeds import load_input_arrays, make_feeds
+    from engines.runtimes.feeds import id_limits_of, load_input_arrays, make_feeds
     from engines.runtimes.registry import get_runtime
 
     phase = "verify"
@@ -298,11 +298,7 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
             dims=asked.dims,
             values=asked.values,
             arrays=load_input_arrays(asked.data_path) if asked.data_path else None,
-            id_limits={
-                str(d["name"]): int(d["id_limit"])
-                for d in spec.model.inputs
-                if isinstance(d, dict) and d.get("id_limit")
-            },
+            id_limits=id_limits_of(spec.model.inputs),
         )
         feeds = made.arrays
 

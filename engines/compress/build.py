@@ -185,21 +185,33 @@ def multi_input_data(
 
     import numpy as np
 
-    from engines.runtimes.base import TensorInfo
-    from engines.runtimes.feeds import make_feeds
+    from engines.runtimes.feeds import declared_feeds
 
     names = [str(i["name"]) for i in inputs]
+    key = hashlib.sha256(
+        json.dumps(
+            [
+                source.sha256,
+                data_identity(data, limit),
+                names,
+                [i.get("shape") for i in inputs],
+                sorted((values or {}).items()),
+            ]
+        ).encode()
+    ).hexdigest()[:20]
+    folder = paths.cache_dir() / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{key}.multi.npz"
+    meta = out.with_suffix(".json")
+    if out.is_file() and meta.is_file():  # made before for the same model, data and inputs
+        try:
+            return dict(json.loads(meta.read_text()))
+        except json.JSONDecodeError:
+            pass  # a damaged cache entry is made again
     if data.startswith("synthetic"):
         _, _, count_text = data.partition(":")
         count = min(int(count_text or 32), limit or 10**9)
-        infos = [
-            TensorInfo(i["name"], list(i.get("shape") or []), i.get("dtype", "float32"))
-            for i in inputs
-        ]
-        limits = {i["name"]: int(i["id_limit"]) for i in inputs if i.get("id_limit")}
-        feeds = [
-            make_feeds(infos, seed=k, values=values, id_limits=limits).arrays for k in range(count)
-        ]
+        feeds = declared_feeds(inputs, count, values)
         arrays = {
             name: np.concatenate([f[name][None] if f[name].ndim == 0 else f[name] for f in feeds])
             for name in names
@@ -224,25 +236,13 @@ def multi_input_data(
             f"{source.name} has {len(inputs)} inputs; its calibration data must be "
             f"synthetic[:N] or an .npz keyed by input name, not {data!r}",
         )
-    key = hashlib.sha256(
-        json.dumps(
-            [
-                source.sha256,
-                data_identity(data, limit),
-                names,
-                [i.get("shape") for i in inputs],
-                sorted((values or {}).items()),
-            ]
-        ).encode()
-    ).hexdigest()[:20]
-    folder = paths.cache_dir() / "data"
-    folder.mkdir(parents=True, exist_ok=True)
-    out = folder / f"{key}.multi.npz"
     tmp = out.with_suffix(".tmp.npz")
     np.savez(tmp, **{INPUT_ARRAY + n: a for n, a in arrays.items()})  # type: ignore[arg-type]
     tmp.replace(out)
     count = int(next(iter(arrays.values())).shape[0])
-    return {"path": str(out), "count": count, "labelled": False, "description": description}
+    made = {"path": str(out), "count": count, "labelled": False, "description": description}
+    meta.write_text(json.dumps(made))
+    return made
 
 
 def prepare_data(
@@ -262,10 +262,13 @@ def prepare_data(
         raise BadInput(f"{source.name} declares no inputs; data cannot be prepared for it")
     if len(inputs) > 1:
         made = multi_input_data(source, inputs, data, limit, asked.values if asked else None)
-        if with_reference:
+        with_refs = made["path"].replace(".multi.npz", ".multi-ref.npz")
+        if with_reference and Path(with_refs).is_file():  # the source's outputs, made before
+            made = {**made, "path": with_refs}
+        elif with_reference:
             payload = {
                 "data_path": made["path"],
-                "out_path": made["path"].replace(".multi.npz", ".multi-ref.npz"),
+                "out_path": with_refs,
                 "reference": {"path": source.path, "format": source.format, "inputs": inputs},
             }
             for event in iter_task("reference_outputs_multi", payload, cancel=cancel):

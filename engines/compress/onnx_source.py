@@ -43,11 +43,13 @@ def is_fp16_model(model: Any) -> bool:
 
 
 def _constants_to_initializers(model: Any) -> int:
+    from engines.models.inspect import constant_tensor
+
     graph = model.graph
     keep, moved = [], 0
     for node in graph.node:
-        tensor = next((a.t for a in node.attribute if a.name == "value" and a.type == 4), None)
-        if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and tensor is not None:
+        tensor = constant_tensor(node)
+        if tensor is not None:
             tensor.name = node.output[0]
             graph.initializer.append(tensor)
             moved += 1

@@ -127,29 +127,11 @@ def compress_torch(payload: dict[str, Any], progress: Progress) -> dict[str, Any
     return {"outputs": outputs}
 
 
-def _parity_feeds(
-    inputs: list[dict[str, Any]], count: int = 4, values: dict[str, str] | None = None
-) -> list[dict[str, np.ndarray]]:
-    """Seeded feeds for every input (shapes bound by the user's --dim/--input-shape, ids
-    below the tables they index), batch 1, as the profile would feed them."""
-    from engines.runtimes.base import TensorInfo
-    from engines.runtimes.feeds import make_feeds
-
-    infos = [
-        TensorInfo(i["name"], list(i.get("shape") or []), i.get("dtype", "float32")) for i in inputs
-    ]
-    limits = {i["name"]: int(i["id_limit"]) for i in inputs if i.get("id_limit")}
-    return [
-        make_feeds(infos, seed=seed, values=values, id_limits=limits).arrays
-        for seed in range(count)
-    ]
-
-
 def compress_onnx(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """payload: step, settings, src (FP32 .onnx), inputs, data_path, workdir, target_arch."""
     from engines.export.parity import ToleranceExceeded, check_parity, tolerance_for
     from engines.runtimes.base import RuntimeOptions
-    from engines.runtimes.feeds import quantize_feed
+    from engines.runtimes.feeds import declared_feeds, quantize_feed
     from engines.runtimes.ort import OnnxRuntime
 
     cls = step_class(payload["step"])
@@ -172,7 +154,7 @@ def compress_onnx(payload: dict[str, Any], progress: Progress) -> dict[str, Any]
     elif calibration is not None and len(inputs) == 1:
         samples = [{name: calibration[i : i + 1]} for i in range(min(8, len(calibration)))]
     else:
-        samples = _parity_feeds(inputs, values=payload.get("input_values") or {})
+        samples = declared_feeds(inputs, 4, payload.get("input_values") or {})
     runtime = OnnxRuntime()
     fp32 = runtime.open(payload["src"], "onnx", RuntimeOptions(threads=1))
     variant = runtime.open(str(dst), "onnx", RuntimeOptions(threads=1))

@@ -92,7 +92,7 @@ def onnx_graphs(graph: Any, depth: int = 0) -> list[tuple[Any, int]]:
     return found
 
 
-def _constant_tensor(node: Any) -> Any:
+def constant_tensor(node: Any) -> Any:
     """The tensor a Constant node holds (its `value` attribute), or None."""
     if node.op_type != "Constant" or node.domain not in ("", "ai.onnx"):
         return None
@@ -117,7 +117,7 @@ def _onnx_parameters(graph: Any) -> int:
     tensors = [(init.name, init) for g in graphs for init in g.initializer]
     for g in graphs:
         for node in g.node:
-            tensor = _constant_tensor(node)
+            tensor = constant_tensor(node)
             if tensor is not None and node.output and math.prod(tensor.dims) > 1:
                 tensors.append((node.output[0], tensor))
     total = 0
@@ -155,7 +155,7 @@ def onnx_id_limits(graph: Any) -> dict[str, int]:
     row count, the bound every id must stay below (BERT's token_type_ids: 2)."""
     tables = {init.name: list(init.dims) for init in graph.initializer}
     for node in graph.node:  # in graph order, so a table passed on stays a table
-        tensor = _constant_tensor(node)
+        tensor = constant_tensor(node)
         if tensor is not None and node.output:
             tables[node.output[0]] = list(tensor.dims)
         elif (
@@ -198,9 +198,10 @@ def inspect_onnx(path: str) -> dict[str, Any]:
     initializers = {i.name for i in graph.initializer}
     external = sorted(_external_locations(graph))
     inputs = _onnx_io([i for i in graph.input if i.name not in initializers])
-    for entry, limit in ((e, onnx_id_limits(graph).get(e["name"])) for e in inputs):
-        if limit:
-            entry["id_limit"] = limit
+    limits = onnx_id_limits(graph)
+    for entry in inputs:
+        if entry["name"] in limits:
+            entry["id_limit"] = limits[entry["name"]]
     return {
         "inputs": inputs,
         "outputs": _onnx_io(graph.output),

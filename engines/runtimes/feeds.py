@@ -282,6 +282,31 @@ def make_feeds(
     return feeds
 
 
+def id_limits_of(declared: list[Any]) -> dict[str, int]:
+    """{input name: rows of the table it indexes} from declared inputs (the inspection)."""
+    return {
+        str(d["name"]): int(d["id_limit"])
+        for d in declared
+        if isinstance(d, dict) and d.get("id_limit")
+    }
+
+
+def declared_feeds(
+    declared: list[dict[str, Any]], count: int, values: dict[str, str] | None = None
+) -> list[dict[str, np.ndarray]]:
+    """`count` seeded feeds (seeds 0..count-1) for declared inputs whose shapes are bound,
+    by the profile's rules: the user's values, masks ones, ids below their table."""
+    infos = [
+        TensorInfo(d["name"], list(d.get("shape") or []), d.get("dtype", "float32"))
+        for d in declared
+    ]
+    limits = id_limits_of(declared)
+    return [
+        make_feeds(infos, seed=seed, values=values, id_limits=limits).arrays
+        for seed in range(count)
+    ]
+
+
 def _synthetic(
     info: TensorInfo, dtype: np.dtype, shape: list[int], rng: np.random.Generator
 ) -> np.ndarray:
