@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from app.formatting import count, ms, size, table
-from engines.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED, BadInput, EdgeBenchError
+from engines.floor.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED, BadInput, EdgeBenchError
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -23,7 +23,7 @@ def _store(args: argparse.Namespace) -> Any:
 
     if args.db:
         os.environ["EDGEBENCH_DB"] = args.db
-    from engines import paths
+    from engines.floor import paths
 
     return Store(paths.db_path())
 
@@ -45,6 +45,7 @@ class Progress:
         self.label = label
         self.bar: Any = None
         self.phase = ""
+        self.preparing = ""
 
     def __call__(self, event: dict[str, Any]) -> None:
         if not self.enabled:
@@ -52,6 +53,13 @@ class Progress:
         kind = event["type"]
         if kind == "log":
             self._line(event["message"])
+        elif kind == "progress" and event.get("phase") == "preparing":
+            # Import, demo training, export, data: one line per step, as it happens.
+            message = str(event.get("message") or "")
+            if message and message != self.preparing:
+                self.preparing = message
+                fraction = event.get("fraction")
+                self._line(message if fraction is None else f"{message} ({fraction:.0%})")
         elif kind == "phase":
             self.phase = event["phase"]
             if self.tty:
@@ -94,7 +102,7 @@ class Progress:
 
 
 def _policy(args: argparse.Namespace) -> Any:
-    from engines.bench.spec import RunPolicy
+    from engines.floor.spec import RunPolicy
 
     policy = RunPolicy(
         warmup_runs=args.warmup,
@@ -114,7 +122,7 @@ def _run_profile(
     store: Any, request: Any, show_progress: bool, device: Any = None
 ) -> dict[str, Any]:
     """Drive one profile; returns the outcome (result event, error event, run id)."""
-    from engines.bench.profile import profile
+    from engines.pipeline.profile import profile
 
     where = f" on {device.name}" if device is not None and device.kind != "local" else ""
     bar = Progress(f"{request.model} on {request.runtime}{where}", show_progress)
@@ -127,6 +135,7 @@ def _run_profile(
                 outcome["device"] = event.get("device")
                 outcome["model_label"] = event["model_label"]
                 outcome["model_file_bytes"] = event["model_file_bytes"]
+                outcome["threads"] = json.loads(event["spec"])["threads"]
             elif event["type"] in ("result", "error"):
                 outcome[event["type"]] = event
             elif event["type"] == "stored":
@@ -189,11 +198,14 @@ def _print_error(error: dict[str, Any], verbose: bool = False) -> None:
 # ---------------------------------------------------------------------------- commands
 
 
-def cmd_profile(args: argparse.Namespace) -> int:
+def profile_request(args: argparse.Namespace) -> Any:
+    """The pipeline request `edgebench profile` makes of its flags (the GUI's Profile page
+    makes the same one of its defaults: tests/app hold them equal)."""
     from app.cli_inputs import input_spec
-    from engines.bench.profile import ProfileRequest
+    from engines.pipeline.profile import AUTO, ProfileRequest
 
-    request = ProfileRequest(
+    evaluate = None if args.no_evaluate else (args.evaluate or AUTO)
+    return ProfileRequest(
         model=args.model,
         runtime=args.runtime,
         threads=args.threads,
@@ -203,12 +215,22 @@ def cmd_profile(args: argparse.Namespace) -> int:
         inputs=input_spec(args),
         trust_code=args.trust_code,
         keep_run=not args.no_store,
-        fault=os.environ.get("EDGEBENCH_TEST_FAULT"),
+        fault=os.environ.get("EDGEBENCH_TEST_FAULT") or None,
+        evaluate_data=evaluate,
+        evaluate_limit=args.evaluate_limit,
     )
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    request = profile_request(args)
     from app.cli_devices import opened
 
     with _store(args) as store, opened(args.device) as device:
         outcome = _run_profile(store, request, show_progress=True, device=device)
+    return _print_profile(args, outcome)
+
+
+def _print_profile(args: argparse.Namespace, outcome: dict[str, Any]) -> int:
     if "result" not in outcome:
         error = outcome.get("error", {"message": "no result", "error_type": "unknown"})
         if args.json:
@@ -223,7 +245,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
                     "ok": True,
                     "run_id": outcome.get("run_id"),
                     "model": outcome.get("model_label"),
-                    "runtime": args.runtime,
+                    "runtime": outcome["runtime"],
                     "device": outcome.get("device"),
                     **{k: v for k, v in result.items() if k != "type"},
                 },
@@ -239,11 +261,33 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _rerun(args: argparse.Namespace) -> int:
+    """`runs rerun ID`: the stored spec again (device, runtime, threads, inputs, policy,
+    evaluation data), stored as a new run."""
+    from app.cli_devices import opened
+    from engines.pipeline.profile import ProfileRequest
+
+    if args.id is None:
+        raise BadInput("runs rerun needs a run id", "edgebench runs list shows them")
+    with _store(args) as store:
+        run = store.run(args.id)
+        if run.artifact_id is None:
+            raise BadInput(f"run {run.id} has no stored model to run again")
+        request = ProfileRequest.replaying(run)
+    args.json = getattr(args, "json", False)
+    print(f"running run {run.id} again on {run.device or 'local-cpu'}", file=sys.stderr)
+    device_name = "local-cpu" if run.device in ("", "local") else run.device
+    with _store(args) as store, opened(device_name) as device:
+        outcome = _run_profile(store, request, show_progress=True, device=device)
+    return _print_profile(args, outcome)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    from engines.bench.profile import ProfileRequest, default_threads
+    from engines.pipeline.profile import ProfileRequest
     from engines.runtimes.registry import all_runtimes
 
     rows, failures, payload = [], 0, []
+    threads_used: int | None = args.threads
     with _store(args) as store:
         for runtime in all_runtimes():
             if not runtime.available().ok:
@@ -260,6 +304,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 continue
             r = outcome["result"]
             st = r["statistics"]
+            threads_used = outcome.get("threads", threads_used)
             payload.append({"runtime": runtime.name, "run_id": outcome.get("run_id"), **r})
             rows.append(
                 [
@@ -277,7 +322,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(payload, indent=2))
     else:
-        print(f"{args.model}: latency in ms, {args.threads or default_threads()} threads")
+        print(f"{args.model}: latency in ms, {threads_used or 'the device default'} threads")
         print(
             table(
                 [
@@ -379,6 +424,8 @@ def cmd_runtimes(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    if args.action == "rerun":
+        return _rerun(args)
     with _store(args) as store:
         if args.action == "list":
             runs = store.runs(limit=args.limit, model=args.model, runtime=args.runtime)
@@ -474,8 +521,25 @@ def cmd_runs(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- parser
 
 
+def _evaluate_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--evaluate",
+        metavar="DATA",
+        help="also measure accuracy on DATA (digits, synthetic[:N], a folder, an .npz); "
+        "default: the data the model knows (the demo's digits; for a variant, fidelity to "
+        "its FP32 source), none for a model that came without data",
+    )
+    p.add_argument("--evaluate-limit", type=int, help="evaluate at most N samples")
+    p.add_argument("--no-evaluate", action="store_true", help="measure latency and memory only")
+
+
 def _policy_flags(p: argparse.ArgumentParser, runs: int = 50, min_s: float = 2.0) -> None:
-    p.add_argument("--threads", type=int, help="threads for the runtime (default: physical cores)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="threads for the runtime (default: the device's own: its profile's threads, "
+        "else its physical cores)",
+    )
     p.add_argument("--runs", type=int, default=runs, help=f"minimum timed runs (default {runs})")
     p.add_argument(
         "--min-seconds",
@@ -522,6 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow model files that contain code (TorchScript, .pt2, pickles)",
     )
+    _evaluate_flags(p)
     add_device_flag(p)
     p.set_defaults(func=cmd_profile)
 
@@ -541,8 +606,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_runtimes)
 
-    p = sub.add_parser("runs", help="stored runs: list, or show one")
-    p.add_argument("action", choices=["list", "show"])
+    p = sub.add_parser(
+        "runs", help="stored runs: list, show one, or rerun one exactly as it was specified"
+    )
+    p.add_argument("action", choices=["list", "show", "rerun"])
     p.add_argument("id", nargs="?", type=int)
     p.add_argument("--model", help="filter: model name contains")
     p.add_argument("--runtime", help="filter: runtime")

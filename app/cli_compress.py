@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from app.formatting import ms, size, table
-from engines.errors import EXIT_OK, EXIT_RUN_FAILED, BadInput
+from engines.floor.errors import EXIT_OK, EXIT_RUN_FAILED, BadInput
 
 StoreFn = Callable[[argparse.Namespace], Any]
 
@@ -179,7 +179,7 @@ def cmd_evaluate(args: argparse.Namespace, open_store: StoreFn) -> int:
     from app.cli_devices import opened
     from app.cli_inputs import input_spec
     from app.cli_resolve import resolve_shown
-    from engines.bench.profile import ProfileRequest, profile
+    from engines.pipeline.profile import ProfileRequest, profile
 
     with open_store(args) as store, opened(args.device) as device:
         artifact = resolve_shown(args.variant, store, trust_code=args.trust_code)
@@ -292,8 +292,8 @@ def _walk(node: dict[str, Any], depth: int = 0) -> Iterator[tuple[int, dict[str,
 
 def cmd_sweep(args: argparse.Namespace, open_store: StoreFn) -> int:
     from app.cli_inputs import input_spec
-    from engines.bench.spec import RunPolicy
-    from engines.compress.sweep import SweepRequest, sweep
+    from engines.floor.spec import RunPolicy
+    from engines.pipeline.sweep import SweepRequest, sweep
     from profiles.presets import get_preset
 
     recipes = tuple(get_preset(name.strip()) for name in args.presets.split(",") if name.strip())

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from app.formatting import table
-from engines.errors import EXIT_OK, EXIT_RUN_FAILED, BadInput
+from engines.floor.errors import EXIT_OK, EXIT_RUN_FAILED, BadInput
 
 StoreFn = Callable[[argparse.Namespace], Any]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engines.bench.spec import InputSpec
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
+from engines.floor.spec import InputSpec
 from engines.runtimes.feeds import parse_value
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engines.errors import EXIT_OK, BadInput
+from engines.floor.errors import EXIT_OK, BadInput
 
 StoreFn = Callable[[argparse.Namespace], Any]
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from app.formatting import ms, size
-from engines.compress.sweep import accuracy_of
+from engines.floor.units import factor
+from engines.pipeline.sweep import accuracy_of
 from engines.report.figures import evaluation_of
-from engines.report.units import factor
 from engines.store.db import RunRow
 
 #: "lower" / "higher" is better; None: no best value (e.g. the sample count).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engines.report.units import ms, size
+from engines.floor.units import ms, size
 
 __all__ = ["count", "ms", "size", "table"]
 

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.window import MainWindow
     from app.workspace import Workspace
-    from engines import paths
+    from engines.floor import paths
 
     if args.db:
         os.environ["EDGEBENCH_DB"] = args.db

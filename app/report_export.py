@@ -12,17 +12,15 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
 
+from app.worker import EventWorker
 from app.workspace import Workspace
 
 
-def report_events(
-    db_path: Path, request: Any, connected: threading.Event, cancel: threading.Event
-) -> Iterator[dict[str, Any]]:
+def report_events(db_path: Path, request: Any, cancel: threading.Event) -> Iterator[dict[str, Any]]:
     """The engine's report events, read through this thread's own store connection."""
     from engines.report.build import build_report
     from engines.store.db import Store
 
-    connected.wait(5.0)  # the page's slots are connected before the first event
     with Store(db_path) as store:
         yield from build_report(request, store, cancel)
 
@@ -62,17 +60,21 @@ class PdfExport(QObject):
             return False
         self.path = path
         request = ReportRequest(run_ids=tuple(run_ids), out=Path(path), baseline_id=baseline_id)
-        connected = threading.Event()
         db_path = self.workspace.db_path
-        self.job = self.workspace.start_job(
-            lambda cancel: report_events(db_path, request, connected, cancel),
+
+        def connect(worker: EventWorker) -> None:
+            # Before the thread starts; bound methods of this GUI-thread object, never
+            # lambdas (see CONTRIBUTING).
+            self.job = worker
+            worker.event.connect(self._on_event)
+            worker.finished.connect(self._on_finished)
+            worker.failed.connect(self._on_failed)
+
+        self.workspace.start_job(
+            lambda cancel: report_events(db_path, request, cancel),
             f"report of {len(run_ids)} runs",
+            connect=connect,
         )
-        # Bound methods of this GUI-thread object, never lambdas (see CONTRIBUTING).
-        self.job.event.connect(self._on_event)
-        self.job.finished.connect(self._on_finished)
-        self.job.failed.connect(self._on_failed)
-        connected.set()
         dialog = QProgressDialog("Building the PDF report…", "Cancel", 0, 100, self.parent_widget)
         dialog.setWindowTitle("Export PDF")
         dialog.setWindowModality(Qt.WindowModality.WindowModal)

@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
         self.workspace.profile_requested.connect(lambda _ids: self.show_page("Profile"))
+        self.workspace.rerun_requested.connect(lambda _ids: self.show_page("Profile"))
         self.workspace.compare_requested.connect(lambda _ids: self.show_page("Compare"))
 
     def show_page(self, name: str) -> None:

@@ -76,12 +76,16 @@ def build_events(request: Any, db_path: Path, cancel: threading.Event) -> Iterat
 
 
 def evaluate_events(
-    source_id: int, variant_id: int, db_path: Path, data: str | None = None
+    source_id: int,
+    variant_id: int,
+    db_path: Path,
+    data: str | None = None,
+    cancel: threading.Event | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Accuracy (labelled data) or fidelity (any data) of the source, then of the variant."""
-    from engines.bench.profile import ProfileRequest, profile
     from engines.compress.build import default_data, root_of
-    from engines.errors import RunFailed
+    from engines.floor.errors import RunFailed
+    from engines.pipeline.profile import ProfileRequest, profile
     from engines.store.db import Store
 
     with Store(db_path) as store:
@@ -97,7 +101,7 @@ def evaluate_events(
                 evaluate_data=data,
             )
             outcome: dict[str, Any] = {}
-            for event in profile(request, store):
+            for event in profile(request, store, cancel=cancel):
                 if event["type"] == "error":
                     raise RunFailed(
                         f"evaluating the {which} failed: {event.get('message')}",
@@ -469,7 +473,7 @@ class SettingsPage(QWizardPage):
             form.reset()
 
     def validatePage(self) -> bool:
-        from engines.errors import BadInput
+        from engines.floor.errors import BadInput
 
         try:
             for form in self.forms:
@@ -780,7 +784,7 @@ class CompressionWizard(QWizard):
 
     @staticmethod
     def _load_presets() -> tuple[dict[str, Any], str]:
-        from engines.errors import BadInput
+        from engines.floor.errors import BadInput
         from profiles.presets import BUILTIN_DIR, load_file
 
         presets: dict[str, Any] = {}
@@ -879,16 +883,21 @@ class CompressionWizard(QWizard):
             f"{dict(TARGETS)[request.target]}"
         )
         db_path = self.workspace.db_path
+
+        def connect(worker: EventWorker) -> None:
+            # Before the thread starts, so even a build that fails at once is heard.
+            # Bound methods, not lambdas: PySide runs a lambda in the emitting (job's)
+            # thread, while a QObject's method is queued to the GUI thread.
+            self.job = worker
+            worker.event.connect(self._on_build_event)
+            worker.finished.connect(self._on_build_finished)
+            worker.failed.connect(self._on_build_failed)
+
         job = self.workspace.start_job(
             lambda cancel: build_events(request, db_path, cancel),
             f"compress {source.name} ({request.recipe.name})",
+            connect=connect,
         )
-        self.job = job
-        # Bound methods, not lambdas: PySide runs a lambda in the emitting (job's) thread,
-        # while a QObject's method is queued to the GUI thread this wizard lives in.
-        job.event.connect(self._on_build_event)
-        job.finished.connect(self._on_build_finished)
-        job.failed.connect(self._on_build_failed)
         QTimer.singleShot(0, self._sync_buttons)
         return job
 
@@ -908,7 +917,6 @@ class CompressionWizard(QWizard):
         job = self.sender()
         if job is not self.job or self.job is None:
             return
-        self.job.wait(5_000)  # let the thread end so is_running() is false from here on
         self.run_page.on_done()
         self._sync_buttons()
         if self.outcome is not None:
@@ -920,7 +928,6 @@ class CompressionWizard(QWizard):
     def _on_build_failed(self, error: dict[str, Any]) -> None:
         if self.sender() is not self.job or self.job is None:
             return
-        self.job.wait(5_000)
         self.outcome = None
         self.run_page.on_failed(error)
         self._sync_buttons()
@@ -941,14 +948,18 @@ class CompressionWizard(QWizard):
         page = self.result_page
         page.evaluate_button.setEnabled(False)
         page.evaluation.setText("Evaluating the source and the variant…")
-        job = self.workspace.start_job(
-            lambda _cancel: evaluate_events(source_id, variant_id, db_path), "evaluate variant"
+
+        def connect(worker: EventWorker) -> None:
+            self.evaluation_job = worker
+            worker.event.connect(self._on_evaluation_event)
+            worker.finished.connect(self._on_evaluation_finished)
+            worker.failed.connect(self._on_evaluation_failed)
+
+        return self.workspace.start_job(
+            lambda cancel: evaluate_events(source_id, variant_id, db_path, cancel=cancel),
+            "evaluate variant",
+            connect=connect,
         )
-        self.evaluation_job = job
-        job.event.connect(self._on_evaluation_event)
-        job.finished.connect(self._on_evaluation_finished)
-        job.failed.connect(self._on_evaluation_failed)
-        return job
 
     def _on_evaluation_event(self, event: dict[str, Any]) -> None:
         if event.get("type") == "evaluation":
@@ -957,14 +968,10 @@ class CompressionWizard(QWizard):
             self.result_page.evaluation.setText(str(event.get("message")) + "…")
 
     def _on_evaluation_finished(self) -> None:
-        if self.evaluation_job is not None:
-            self.evaluation_job.wait(5_000)
         self.result_page.show_evaluation(self._evaluations)
         self.workspace.runs_changed.emit()
 
     def _on_evaluation_failed(self, error: dict[str, Any]) -> None:
-        if self.evaluation_job is not None:
-            self.evaluation_job.wait(5_000)
         page = self.result_page
         page.evaluation.setText(f"⚠ {error.get('message')}")
         page.evaluation.setToolTip(str(error.get("details") or ""))
@@ -1030,7 +1037,7 @@ def main() -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from engines import paths
+    from engines.floor import paths
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     db = paths.db_path() if len(sys.argv) < 2 else Path(sys.argv[1])

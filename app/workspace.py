@@ -22,6 +22,8 @@ class Workspace(QObject):
     jobs_changed = Signal()
     #: Ask the Profile page to profile these artifact ids (from the wizard or Models).
     profile_requested = Signal(list)
+    #: Ask the Profile page to run these stored runs again, exactly as specified.
+    rerun_requested = Signal(list)
     #: Ask the Compare page to show these run ids.
     compare_requested = Signal(list)
     #: A device profile was added, edited or removed (the Devices page).
@@ -32,6 +34,9 @@ class Workspace(QObject):
         self.db_path = Path(db_path)
         self.current_artifact_id: int | None = None
         self.jobs: list[EventWorker] = []
+        #: Jobs that have said they ended whose threads are still winding down: held here
+        #: until the thread is gone, so no QThread is destroyed while it runs.
+        self._ending: list[EventWorker] = []
 
     def store(self) -> Any:
         """A new connection to the results store (use it in a `with` block)."""
@@ -57,6 +62,7 @@ class Workspace(QObject):
         # worker's thread (PySide6 has no thread affinity for plain callables).
         worker.finished.connect(self._job_finished)
         worker.failed.connect(self._job_failed)
+        worker.thread_finished.connect(self._thread_finished)
         if connect is not None:
             connect(worker)
         worker.start()
@@ -70,7 +76,7 @@ class Workspace(QObject):
         """Cancel every job and wait for its thread (closing the window)."""
         for job in list(self.jobs):
             job.cancel()
-        for job in list(self.jobs):
+        for job in [*self.jobs, *self._ending]:
             job.wait(wait_ms)
 
     @Slot()
@@ -82,7 +88,15 @@ class Workspace(QObject):
         self._ended(self.sender())
 
     def _ended(self, worker: Any) -> None:
-        worker.wait(5_000)
+        # No wait here (the GUI thread never blocks on a job): the thread is dropped when
+        # it has finished (`_thread_finished`).
         if worker in self.jobs:
             self.jobs.remove(worker)
+            self._ending.append(worker)
         self.jobs_changed.emit()
+
+    @Slot()
+    def _thread_finished(self) -> None:
+        for worker in list(self._ending):
+            if not worker.thread_running():
+                self._ending.remove(worker)

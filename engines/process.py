@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from engines.bench.events import MAX_LINE_BYTES
+from engines.floor.events import MAX_LINE_BYTES
 
 EOF_MARK = b""
 TERM_GRACE_S = 2.0

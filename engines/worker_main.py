@@ -57,7 +57,7 @@ def main() -> int:
         result = function(request.get("payload", {}), progress)
         _emit({"type": "done", "result": result})
     except Exception as exc:
-        from engines.errors import BadInput, Cancelled
+        from engines.floor.errors import BadInput, Cancelled
 
         kind = "failed"
         if isinstance(exc, BadInput):

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, TypeVar
 
-from engines.errors import BadInput, Cancelled, RunFailed
+from engines.floor.errors import BadInput, Cancelled, RunFailed
 from engines.process import EOF_MARK, crash_message, start_child
 
 ProgressFn = Callable[[str, float | None], None]

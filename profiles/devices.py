@@ -22,7 +22,7 @@ from engines.devices.profile import (
     LocalConnection,
     SshConnection,
 )
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from profiles.toml_files import parse_toml, read_toml
 
 BUILTIN_DIR = Path(__file__).parent / "devices"
@@ -38,7 +38,7 @@ HOST_RE = re.compile(r"^[A-Za-z0-9_.:\[\]%][A-Za-z0-9_.:\[\]%-]*$")
 
 
 def user_dir() -> Path:
-    from engines import paths
+    from engines.floor import paths
 
     return paths.config_dir() / "devices"
 
@@ -183,7 +183,7 @@ def save_device(profile: DeviceProfile, replace: bool = False) -> Path:
             f"a device named {checked.name!r} exists already ({existing.source})",
             "choose another name, or edit it (edgebench devices add ... --replace)",
         )
-    from engines.atomic import write_atomically
+    from engines.floor.atomic import write_atomically
 
     path = user_dir() / f"{checked.name}.toml"
     write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from engines.compress.recipe import Recipe, RecipeStep, validate
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from profiles.toml_files import read_toml
 
 BUILTIN_DIR = Path(__file__).parent / "presets"
@@ -19,7 +19,7 @@ ALLOWED = {"name", "steps", "needs_data", *TEXT_FIELDS}
 
 
 def user_dir() -> Path:
-    from engines import paths
+    from engines.floor import paths
 
     return paths.config_dir() / "presets"
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 
 if sys.version_info >= (3, 11):
     import tomllib

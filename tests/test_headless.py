@@ -38,7 +38,7 @@ HEADLESS = textwrap.dedent(
         importlib.import_module(info.name)
         imported.append(info.name)
 
-    from engines.bench.stats import summarize
+    from engines.floor.stats import summarize
     stats = summarize([1.0, 2.0, 3.0, 4.0])
     assert stats["p50_ms"] == 3.0, stats
 

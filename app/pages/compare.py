@@ -43,7 +43,7 @@ from app.formatting import ms
 from app.report_export import PdfExport
 from app.widgets.compare_charts import CompareCharts, run_colour
 from app.workspace import Workspace
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from engines.store.db import RunRow
 
 #: A green tint that reads on light and dark backgrounds alike.

@@ -42,7 +42,7 @@ from app.pages.device_form import (
 from app.worker import EventWorker
 from app.workspace import Workspace
 from engines.devices.profile import DeviceProfile
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 
 OK_COLOUR = QColor("#2ca02c")
 

@@ -152,7 +152,10 @@ class HistoryPage(QWidget):
         self.compare_button.setToolTip("Open the selected successful runs on the Compare page")
         self.compare_button.clicked.connect(self.compare_selected)
         self.rerun_button = QPushButton("Re-run")
-        self.rerun_button.setToolTip("Profile the selected run's model again on the Profile page")
+        self.rerun_button.setToolTip(
+            "Run the selected runs again exactly as specified (device, runtime, threads, "
+            "inputs, policy), on the Profile page"
+        )
         self.rerun_button.clicked.connect(self.rerun_selected)
         self.delete_button = QPushButton("Delete…")
         self.delete_button.setToolTip("Delete the selected runs and their raw samples")
@@ -327,9 +330,11 @@ class HistoryPage(QWidget):
         return export if export.start(ids, None, path) else None
 
     def rerun_selected(self) -> None:
-        artifacts = [r.artifact_id for r in self.selected_runs() if r.artifact_id is not None]
-        if artifacts:
-            self.workspace.profile_requested.emit(list(dict.fromkeys(artifacts)))
+        """Run the selected runs again as stored: same device, runtime, threads, inputs,
+        policy and evaluation data (the Profile page shows them as they run)."""
+        ids = [r.id for r in self.selected_runs() if r.artifact_id is not None]
+        if ids:
+            self.workspace.rerun_requested.emit(ids)
 
     def delete_selected(self) -> None:
         ids = self.selected_ids()

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.pages.profile_jobs import (
     CANCELLED,
+    DEFAULT_DEVICE,
     DONE,
     FAILED,
     HOST_KEY_ERRORS,
@@ -51,7 +52,7 @@ from app.pages.profile_setup import (
 from app.widgets.live_plots import LiveRunView
 from app.worker import EventWorker
 from app.workspace import Workspace
-from engines.bench.spec import RunPolicy
+from engines.floor.spec import RunPolicy
 from engines.store.db import ArtifactRow
 
 # ---------------------------------------------------------------------- the page
@@ -80,7 +81,7 @@ class ProfilePage(QWidget):
 
     def __init__(self, workspace: Workspace) -> None:
         super().__init__()
-        from engines.bench.spec import InputSpec
+        from engines.floor.spec import InputSpec
 
         self._inputs = InputSpec()
         self.workspace = workspace
@@ -99,7 +100,7 @@ class ProfilePage(QWidget):
         self.run_button.setToolTip(
             "Run every checked model on every checked runtime and device (Ctrl+R)"
         )
-        self.run_button.clicked.connect(self.run)
+        self.run_button.clicked.connect(self._run_clicked)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the running jobs and the rest of the queue")
         self.cancel_button.setEnabled(False)
@@ -153,6 +154,7 @@ class ProfilePage(QWidget):
 
         workspace.artifacts_changed.connect(self.refresh_artifacts)
         workspace.profile_requested.connect(self.select)
+        workspace.rerun_requested.connect(self.rerun)
         workspace.current_artifact_changed.connect(self._on_current_artifact)
         self.setup.models.itemChanged.connect(self._update_run_button)
         for box in self.setup.runtime_boxes.values():
@@ -220,17 +222,49 @@ class ProfilePage(QWidget):
 
     # ------------------------------------------------------------------ running
 
-    def run(self) -> None:
-        """Queue every checked model × runtime × device and start each device's first job."""
+    def _run_clicked(self) -> None:
+        self.run()
+
+    def rerun(self, run_ids: list[int]) -> None:
+        """Run stored runs again exactly as they were specified: each on its own device,
+        with its runtime, threads, inputs, policy and evaluation data (not this page's)."""
+        from engines.floor.errors import BadInput
+        from engines.pipeline.profile import ProfileRequest
+
+        if self.is_running() or not run_ids:
+            return
+        jobs, refused = [], []
+        with self.workspace.store() as store:
+            for run_id in run_ids:
+                run = store.run(run_id)
+                if run.artifact_id is None:
+                    continue
+                try:
+                    request = ProfileRequest.replaying(run)
+                except BadInput as exc:
+                    refused.append(exc.message)
+                    continue
+                device = DEFAULT_DEVICE if run.device in ("", "local") else run.device
+                job = ProfileJob(run.artifact_id, run.model_label, run.runtime, device)
+                job.request = request
+                jobs.append(job)
+        if jobs:
+            self.run(jobs)
+        if refused:
+            self.job_label.setText("Not run again: " + "; ".join(refused))
+
+    def run(self, planned: list[ProfileJob] | None = None) -> None:
+        """Queue every checked model × runtime × device (or the `planned` jobs) and start
+        each device's first job."""
         if self.is_running():
             return
-        jobs = self.planned_jobs()
+        jobs = planned if planned is not None else self.planned_jobs()
         if not jobs:
             self.job_label.setText(
                 "Check at least one model, a runtime that can run it and a device."
             )
             return
-        from engines.errors import BadInput
+        from engines.floor.errors import BadInput
 
         try:
             self._inputs = self.setup.inputs.input_spec()
@@ -291,7 +325,7 @@ class ProfilePage(QWidget):
         if lane.device is not None:
             return True
         from engines.devices.profile import open_device
-        from engines.errors import BadInput
+        from engines.floor.errors import BadInput
         from profiles.devices import get_device
 
         try:
@@ -309,20 +343,13 @@ class ProfilePage(QWidget):
         if not self._open(lane):
             self._start_next()
             return
-        from engines.bench.profile import ProfileRequest
-
         job.status = RUNNING
         self.table.show_job(self.jobs.index(job), job)
-        request = ProfileRequest(
-            model=f"artifact:{job.artifact_id}",
-            runtime=job.runtime,
-            threads=self.setup.threads.value() or None,
-            policy=self.setup.policy(),
-            inputs=self._inputs,
-            evaluate_data=self.setup.evaluate_data(),
-            # Hidden test switch, as in the CLI: the agent obeys it only when
-            # EDGEBENCH_ALLOW_FAULTS=1.
-            fault=os.environ.get("EDGEBENCH_TEST_FAULT") or None,
+        # Hidden test switch, as in the CLI: the agent obeys it only when
+        # EDGEBENCH_ALLOW_FAULTS=1.
+        fault = os.environ.get("EDGEBENCH_TEST_FAULT") or None
+        request = job.request or self.setup.request(
+            f"artifact:{job.artifact_id}", job.runtime, fault
         )
         device = lane.device
         workspace = self.workspace
@@ -339,7 +366,7 @@ class ProfilePage(QWidget):
 
         lane.job = job
         lane.worker = workspace.start_job(
-            lambda _cancel: profile_events(workspace, request, device),
+            lambda cancel: profile_events(workspace, request, device, cancel),
             f"profile {job.model} on {job.runtime} ({job.device})",
             connect=connect,
         )
@@ -529,7 +556,11 @@ class ProfilePage(QWidget):
     def _show_progress(self, event: dict[str, Any]) -> None:
         fraction = float(event.get("fraction") or 0.0)
         elapsed_s = float(event.get("elapsed_s") or 0.0)
-        words = PHASE_WORDS.get(event["phase"], event["phase"])
+        words = event.get("message") or PHASE_WORDS.get(event["phase"], event["phase"])
+        if event.get("fraction") is None:  # a preparation step without a known share
+            self.progress.setValue(0)
+            self.progress.setFormat(f"{words}…")
+            return
         text = f"{words}: {fraction:.0%}"
         if 0 < fraction < 1:
             text += f", about {_duration(elapsed_s * (1 - fraction) / fraction)} left"

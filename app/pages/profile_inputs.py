@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.cli_inputs import spec_from
-from engines.bench.spec import InputSpec
+from engines.floor.spec import InputSpec
 
 SHAPE_COLUMN, VALUE_COLUMN = 1, 2
 

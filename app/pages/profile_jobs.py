@@ -38,8 +38,6 @@ QUEUED, RUNNING, DONE, FAILED, CANCELLED, NOT_RUN = (
 #: Streamed events are sent to the page in batches of this long (see `batched`).
 BATCH_WINDOW_S = 0.03
 STREAMED = frozenset({"sample", "memory", "progress"})
-#: How long a job's thread waits for the page to connect to its signals (see `_start_next`).
-CONNECT_WAIT_S = 10.0
 DEFAULT_DEVICE = "local-cpu"
 HOST_KEY_ERRORS = ("UnknownHostKey", "ChangedHostKey")
 
@@ -75,6 +73,8 @@ class ProfileJob:
     memory: list[tuple[float, int]] = field(default_factory=list)
     phase: str = "preparing"
     progress: dict[str, Any] | None = None
+    #: A stored run's own request when the job runs it again (Re-run); None: the page's.
+    request: Any = None
 
     @property
     def statistics(self) -> dict[str, Any]:
@@ -101,16 +101,14 @@ def plan_jobs(
 
 
 def profile_events(
-    workspace: Workspace, request: Any, device: Any, connected: threading.Event | None = None
+    workspace: Workspace, request: Any, device: Any, cancel: threading.Event | None = None
 ) -> Iterator[dict[str, Any]]:
     """The job's generator, run in the job's thread with its own store connection
     (sqlite connections must not cross threads)."""
-    from engines.bench.profile import profile
+    from engines.pipeline.profile import profile
 
-    if connected is not None:
-        connected.wait(CONNECT_WAIT_S)
     with workspace.store() as store:
-        yield from batched(profile(request, store, device))
+        yield from batched(profile(request, store, device, cancel))
 
 
 def close_events(device: Any) -> Iterator[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Sequence
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -30,7 +31,7 @@ from app.pages.profile_jobs import (
     RUNTIMES,
     runtimes_for,
 )
-from engines.bench.spec import RunPolicy
+from engines.floor.spec import RunPolicy
 from engines.store.db import ArtifactRow
 
 # ---------------------------------------------------------------------- choosing
@@ -98,11 +99,12 @@ class SetupPanel(QWidget):
         self.min_s.setSuffix(" s")
         self.min_s.setToolTip(self.min_runs.toolTip() + " (capped at 150 s)")
         self.evaluate = QLineEdit()
-        self.evaluate.setPlaceholderText("digits, synthetic:32, a path")
+        self.evaluate.setPlaceholderText("auto: the data the model knows")
         self.evaluate.setToolTip(
-            "Also measure accuracy on this data: top-1/top-5 where labels exist and "
-            "fidelity to the FP32 source model (cosine, SQNR, top-1 agreement). "
-            "Empty: latency and memory only."
+            "Also measure accuracy on this data (digits, synthetic:32, a folder, an .npz): "
+            "top-1/top-5 where labels exist and fidelity to the FP32 source model (cosine, "
+            "SQNR, top-1 agreement). Empty: the data the model knows (the demo's digits; "
+            "for a variant, fidelity to its FP32 source). off: latency and memory only."
         )
         settings_box = QGroupBox("Settings")
         form = QFormLayout(settings_box)
@@ -120,9 +122,8 @@ class SetupPanel(QWidget):
         self.inputs = InputsBox()
         layout.addWidget(self.inputs)
         layout.addWidget(settings_box)
-        from engines.bench.profile import default_threads
-
-        self.threads.setValue(default_threads())
+        # 0 is "each device's default": the device resolves it, as in the CLI.
+        self.threads.setValue(0)
         self.set_policy(self._base_policy)
         self.refresh_devices()
 
@@ -241,7 +242,28 @@ class SetupPanel(QWidget):
         self.min_s.setValue(policy.min_s)
 
     def evaluate_data(self) -> str | None:
-        return self.evaluate.text().strip() or None
+        """The evaluation data the runs use: AUTO when empty, None for "off"."""
+        from engines.pipeline.profile import AUTO
+
+        text = self.evaluate.text().strip()
+        if text.lower() in ("off", "none", "no"):
+            return None
+        return text or AUTO
+
+    def request(self, model: str, runtime: str, fault: str | None = None) -> Any:
+        """The pipeline request these settings make for one model and runtime: with the
+        page's defaults, the same one `edgebench profile MODEL --runtime R` makes."""
+        from engines.pipeline.profile import ProfileRequest
+
+        return ProfileRequest(
+            model=model,
+            runtime=runtime,
+            threads=self.threads.value() or None,
+            policy=self.policy(),
+            inputs=self.inputs.input_spec(),
+            evaluate_data=self.evaluate_data(),
+            fault=fault,
+        )
 
 
 def _tree_order(artifacts: Sequence[ArtifactRow]) -> list[tuple[ArtifactRow, int]]:

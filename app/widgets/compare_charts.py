@@ -294,7 +294,7 @@ class CompareCharts(QWidget):
 
 def synthetic_runs() -> tuple[list[RunRow], dict[int, list[float]]]:
     """Four runs shaped like an FP32 / INT8 / pruned sweep of one CNN, for the preview."""
-    from engines.bench.stats import summarize
+    from engines.floor.stats import summarize
 
     rng = np.random.default_rng(7)
     shapes = [

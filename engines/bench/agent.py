@@ -166,8 +166,8 @@ def _loop(
 
 def _evaluate(session: Any, evaluate: dict[str, Any], emit: Emitter) -> dict[str, Any]:
     """Accuracy and fidelity on the target, on this runtime: one sample per call."""
-    from engines.evaluate.datasets import load_eval_npz, load_multi_input_npz, sample_feed
     from engines.evaluate.metrics import EvalAccumulator
+    from engines.evaluate.npz import load_eval_npz, load_multi_input_npz, sample_feed
     from engines.runtimes.feeds import dequantize_output, quantize_feed
 
     infos = session.inputs()
@@ -231,8 +231,8 @@ def _evaluate(session: Any, evaluate: dict[str, Any], emit: Emitter) -> dict[str
 def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
     from engines.bench import environment
     from engines.bench.memory import MemorySampler, PeakRss
-    from engines.bench.spec import BenchSpec
-    from engines.bench.stats import summarize
+    from engines.floor.spec import BenchSpec
+    from engines.floor.stats import summarize
     from engines.runtimes.base import RuntimeOptions
     from engines.runtimes.feeds import id_limits_of, load_input_arrays, make_feeds
     from engines.runtimes.registry import get_runtime
@@ -425,7 +425,7 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
             }
         )
     except Exception as exc:
-        from engines.errors import BadInput
+        from engines.floor.errors import BadInput
 
         kind = "bad_input" if isinstance(exc, (BadInput, ValueError)) else "runtime_error"
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"

@@ -77,6 +77,11 @@ def physical_cores() -> int | None:
     return len(pairs) or None
 
 
+def host_threads() -> int:
+    """This machine's default thread count: its physical cores, else its logical ones."""
+    return physical_cores() or os.cpu_count() or 1
+
+
 def capture(runtime: str, runtime_modules: tuple[str, ...] = ()) -> dict:
     cpu = _cpuinfo()
     flags = set((cpu.get("flags") or cpu.get("features") or "").split())

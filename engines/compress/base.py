@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from engines.errors import BadInput, Cancelled
+from engines.floor.errors import BadInput, Cancelled
 
 __all__ = ["BadInput", "Cancelled", "Step", "StepContext", "parse_settings", "setting"]
 

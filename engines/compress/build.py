@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engines import paths
-from engines.bench.spec import InputSpec
 from engines.compress.catalogue import step_class
 from engines.compress.recipe import Recipe, RecipeStep
-from engines.errors import BadInput
+from engines.evaluate.npz import INPUT_ARRAY
+from engines.floor import paths
+from engines.floor.errors import BadInput
+from engines.floor.spec import InputSpec
 from engines.models import sniff as formats
 from engines.models.artifacts import import_model, verify
 from engines.store.db import ArtifactRow, Store
@@ -164,10 +165,6 @@ def source_inputs(source: ArtifactRow, asked: InputSpec | None = None) -> list[d
     if asked is None or (not asked.shapes and not asked.dims):
         return list(declared)
     return bind_inputs(declared, asked.shapes, asked.dims)
-
-
-#: Prefix of each input's array in a multi-input data file (shared with the agent).
-INPUT_ARRAY = "input:"
 
 
 def multi_input_data(

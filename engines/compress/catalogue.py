@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 
 from engines.compress.base import Step
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 
 STEPS: dict[str, str] = {
     "prune-magnitude": "engines.compress.prune:MagnitudePrune",

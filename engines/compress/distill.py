@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engines.compress.base import Step, StepContext, setting
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 
 if TYPE_CHECKING:
     import torch

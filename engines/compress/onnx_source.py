@@ -137,7 +137,7 @@ def prepared_source(src: Path, work: Path, purpose: str) -> Prepared:
     apply (FP16 of a model that already is FP16)."""
     import onnx
 
-    from engines.errors import BadInput
+    from engines.floor.errors import BadInput
 
     model = onnx.load(str(src), load_external_data=False)
     if any(init.data_location == onnx.TensorProto.EXTERNAL for init in model.graph.initializer):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engines.compress.base import Step, StepContext, setting
-from engines.errors import BadInput, RunFailed
+from engines.floor.errors import BadInput, RunFailed
 
 if TYPE_CHECKING:
     import torch

@@ -100,7 +100,7 @@ class QuantizeStatic(PrecisionStep):
         from engines.compress.quantize_onnx import quantize_static_onnx
 
         if ctx.calibration is None:
-            from engines.errors import BadInput
+            from engines.floor.errors import BadInput
 
             raise BadInput(
                 "quantize-static needs calibration data",

@@ -33,7 +33,7 @@ import numpy as np
 
 from engines.compress.base import ProgressFn
 from engines.compress.onnx_source import needs_per_tensor, prepared_source
-from engines.errors import BadInput, Cancelled, EdgeBenchError, RunFailed
+from engines.floor.errors import BadInput, Cancelled, EdgeBenchError, RunFailed
 
 #: target_arch -> (activation type, weight type) for static QDQ quantization.
 TARGET_TYPES: dict[str, tuple[str, str]] = {

@@ -14,7 +14,7 @@ from typing import Any
 
 from engines.compress.base import parse_settings
 from engines.compress.catalogue import PRECISION_STEPS, step_class
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 
 
 @dataclass(frozen=True)

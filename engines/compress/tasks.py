@@ -15,7 +15,7 @@ import numpy as np
 
 from engines.compress.base import StepContext, parse_settings
 from engines.compress.catalogue import step_class
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from engines.models import sniff as formats
 
 Progress = Callable[..., None]
@@ -48,7 +48,7 @@ def load_editable_module(artifact: dict[str, Any]) -> Any:
     import torch
 
     if artifact["format"] == formats.ZOO:
-        from engines.models.zoo import build_module, read_descriptor
+        from engines.runtimes.zoo import build_module, read_descriptor
 
         return build_module(read_descriptor(artifact["path"]))
     if artifact["format"] != formats.EXPORTED_PROGRAM:
@@ -71,7 +71,7 @@ def _load_npz(path: str | None) -> tuple[Any, Any]:
     if not path:
         return None, None
     from engines.compress.build import INPUT_ARRAY
-    from engines.evaluate.datasets import load_eval_npz
+    from engines.evaluate.npz import load_eval_npz
 
     with np.load(path, allow_pickle=False) as data:
         if any(name.startswith(INPUT_ARRAY) for name in data.files):
@@ -228,6 +228,7 @@ def prepare_data(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
 
 def _reference_session(artifact: dict[str, Any]) -> Any:
     """The FP32 reference model opened in the first runtime that reads its format."""
+    from engines.bench.environment import host_threads
     from engines.runtimes.base import RuntimeOptions
     from engines.runtimes.registry import runtimes_for_format
 
@@ -237,14 +238,14 @@ def _reference_session(artifact: dict[str, Any]) -> Any:
     return runtimes[0].open(
         artifact["path"],
         artifact["format"],
-        RuntimeOptions(threads=None, declared_inputs=list(artifact.get("inputs") or [])),
+        RuntimeOptions(threads=host_threads(), declared_inputs=list(artifact.get("inputs") or [])),
     )
 
 
 def reference_outputs_multi(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """payload: data_path (a multi-input .npz), out_path, reference (artifact dict): the
     same file with the FP32 reference model's outputs added as ref_0, ref_1, ..."""
-    from engines.evaluate.datasets import INPUT_ARRAY, load_multi_input_npz, sample_feed
+    from engines.evaluate.npz import INPUT_ARRAY, load_multi_input_npz, sample_feed
     from engines.runtimes.feeds import quantize_feed
 
     loaded = load_multi_input_npz(payload["data_path"])

@@ -31,15 +31,15 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
-from engines.bench.events import error_event
-from engines.bench.spec import BenchSpec
 from engines.devices import android
 from engines.devices import benchmark_model as bm
 from engines.devices.base import PhaseBudgets
 from engines.devices.local import LocalDevice
 from engines.devices.profile import AdbConnection, DeviceProfile
 from engines.devices.remote import shell_command
-from engines.errors import BadInput, RunFailed
+from engines.floor.errors import BadInput, RunFailed
+from engines.floor.events import error_event
+from engines.floor.spec import BenchSpec
 from engines.models.artifacts import sha256_file
 from engines.process import EOF_MARK, Child, crash_message, kill_group, start_command
 
@@ -257,7 +257,7 @@ class AdbDevice(LocalDevice):
         facts["warnings"] = warnings
         return facts
 
-    def default_threads(self) -> int | None:
+    def default_threads(self) -> int:
         """The profile's threads, else the device's own core count (not this machine's)."""
         if self.threads:
             return self.threads
@@ -265,9 +265,9 @@ class AdbDevice(LocalDevice):
             try:
                 self._facts = self.device_facts()
             except AdbError:
-                return None  # the run itself reports the connection problem
+                return 1  # the run itself reports the connection problem
         cores = self._facts.get("logical_cores")
-        return int(cores) if cores else None
+        return int(cores) if cores else 1
 
     def device_facts(self) -> dict[str, Any]:
         """What Android says about the device, from one `adb shell` call (no uploads)."""
@@ -362,8 +362,8 @@ class AdbDevice(LocalDevice):
             pass
 
     def _push_bundle(self) -> str:
-        from engines import paths
         from engines.devices.bundle import build_bundle
+        from engines.floor import paths
 
         bundle = build_bundle(paths.cache_dir() / "agent")
         return self.push(bundle.path, "agent", ".zip")

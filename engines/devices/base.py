@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from engines.bench.spec import BenchSpec
+from engines.floor.spec import BenchSpec
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,10 @@ class Device(ABC):
         """`engines.devices.setup.Check`s: what works there and what to install."""
         return []
 
-    def default_threads(self) -> int | None:
-        """Threads to use when the user names none (None: the host's physical cores)."""
-        return None
+    def default_threads(self) -> int:
+        """Threads to use when the user names none: the device's profile, else its own
+        cores. The only place a default thread count is chosen (`resolve_threads`)."""
+        return 1
 
     def close(self) -> None:
         """Release connections held for reuse (nothing for a local device)."""

@@ -29,8 +29,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from engines.bench.spec import BenchSpec
-from engines.bench.stats import warnings_for
+from engines.floor.spec import BenchSpec
+from engines.floor.stats import warnings_for
 
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _PREFIX = re.compile(r"^(?:(?:INFO|VERBOSE|WARNING|WARN|ERROR|DEBUG): |[VDIWEF] tflite\s*: )")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engines.devices.profile import SshConnection
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class ChangedHostKey(BadInput):
 
 
 def known_hosts_file() -> Path:
-    from engines import paths
+    from engines.floor import paths
 
     return paths.config_dir() / "known_hosts"
 

@@ -14,9 +14,9 @@ import time
 from collections.abc import Generator, Iterator
 from typing import Any
 
-from engines.bench.events import ProtocolError, error_event, parse_event
-from engines.bench.spec import BenchSpec
 from engines.devices.base import Device, PhaseBudgets
+from engines.floor.events import ProtocolError, error_event, parse_event
+from engines.floor.spec import BenchSpec
 from engines.process import EOF_MARK, Child, crash_message, kill_group, start_child
 
 AGENT_MODULE = "engines.bench.agent"
@@ -80,9 +80,11 @@ class LocalDevice(Device):
             child.stop()
             self._proc = None
 
-    def default_threads(self) -> int | None:
-        """The profile's threads; None: the caller uses this machine's physical cores."""
-        return self.threads
+    def default_threads(self) -> int:
+        """The profile's threads, else this machine's physical cores."""
+        from engines.bench.environment import host_threads
+
+        return self.threads or host_threads()
 
     def device_record(self) -> dict[str, Any]:
         """Which device ran it, stored in the run's environment beside what the agent saw."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 
 KINDS = ("local", "ssh", "adb")
 ADB_MODES = ("python", "benchmark_model")

@@ -21,14 +21,14 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
-from engines.bench.spec import BenchSpec
 from engines.devices.base import PhaseBudgets
 from engines.devices.bundle import build_bundle
 from engines.devices.host_keys import ChangedHostKey, UnknownHostKey, known_hosts_files, scan
 from engines.devices.local import LocalDevice
 from engines.devices.profile import DeviceProfile, SshConnection
 from engines.devices.remote import shell_command
-from engines.errors import BadInput, RunFailed
+from engines.floor.errors import BadInput, RunFailed
+from engines.floor.spec import BenchSpec
 from engines.models.artifacts import sha256_file
 from engines.process import Child, crash_message, start_command
 
@@ -265,7 +265,7 @@ class SshDevice(LocalDevice):
             yield from self.upload(local, remote, sha256, label)
 
     def ensure_agent(self) -> Generator[dict[str, Any], None, str]:
-        from engines import paths
+        from engines.floor import paths
 
         if self._bundle_path is None:
             bundle = build_bundle(paths.cache_dir() / "agent")
@@ -314,11 +314,12 @@ class SshDevice(LocalDevice):
 
         return setup_checks(self.probe(), self.profile.runtimes)
 
-    def default_threads(self) -> int | None:
+    def default_threads(self) -> int:
+        """The profile's threads, else the device's own physical (or logical) cores."""
         if self.threads:
             return self.threads
         probe = self.probe()
-        return probe.get("physical_cores") or probe.get("logical_cores")
+        return int(probe.get("physical_cores") or probe.get("logical_cores") or 1)
 
     # running ----------------------------------------------------------------------------
 
@@ -393,7 +394,7 @@ class SshDevice(LocalDevice):
             pass  # ssh has gone: its exit is reported by the event loop
 
     def _exit_error(self, returncode: int | None, phase: str, details: str) -> dict[str, Any]:
-        from engines.bench.events import error_event
+        from engines.floor.events import error_event
 
         if returncode == 255:
             last = (details.strip().splitlines() or ["no message"])[-1]

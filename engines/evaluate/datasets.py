@@ -17,16 +17,15 @@ The named sources win over a folder of the same name (write ./digits for the fol
 file name), so the same call always gives the same data. An input shape's batch axis is
 ignored; -1, None and symbolic dimensions match anything.
 
-`save_npz`/`load_eval_npz` are how the host hands a prepared data set (and the reference
-model's outputs) to the benchmark agent: plain arrays, never pickles. This module imports
-only numpy and the standard library at import time, so the agent can use the loader.
+`save_npz` here and `load_eval_npz` in `engines.evaluate.npz` are how the host hands a
+prepared data set (and the reference model's outputs) to the benchmark agent: plain
+arrays, never pickles.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +33,14 @@ from typing import Any
 
 import numpy as np
 
-from engines.errors import BadInput
+from engines.evaluate.npz import INPUT_ARRAY as INPUT_ARRAY
+from engines.evaluate.npz import check_labels as _check_labels
+from engines.evaluate.npz import load_eval_npz as load_eval_npz
+from engines.evaluate.npz import load_multi_input_npz as load_multi_input_npz
+from engines.evaluate.npz import read_npz as _read_npz
+from engines.evaluate.npz import sample_feed as sample_feed
 from engines.evaluate.preprocess import Preprocessing, for_model, static_dim
+from engines.floor.errors import BadInput
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 SYNTHETIC_DEFAULT = 64
@@ -78,30 +83,6 @@ def _check_input_shape(input_shape: Shape) -> None:
             "the model input shape is empty; it needs at least a batch axis",
             "give the input shape with its batch axis first, e.g. [1, 3, 224, 224]",
         )
-
-
-def _check_labels(y: np.ndarray, count: int, where: str) -> np.ndarray:
-    if y.dtype.kind not in "iu":
-        raise BadInput(
-            f"labels in {where} are not integers (dtype {y.dtype})",
-            "store y as integer class indices (e.g. int64)",
-        )
-    if y.ndim != 1:
-        raise BadInput(
-            f"labels in {where} have shape {list(y.shape)}; expected one label per sample",
-            "store y as a 1-D array of class indices",
-        )
-    if y.shape[0] != count:
-        raise BadInput(
-            f"labels length mismatch in {where}: {y.shape[0]} labels for {count} samples",
-            "y must have exactly one label per sample of x",
-        )
-    if count and int(y.min()) < 0:
-        raise BadInput(
-            f"labels in {where} include a negative value ({int(y.min())})",
-            "labels are class indices 0..C-1",
-        )
-    return y.astype(np.int64)
 
 
 def _apply_limit(limit: int | None) -> None:
@@ -279,17 +260,6 @@ def _read_image(path: Path, pre: Preprocessing) -> np.ndarray:
     return np.asarray(converted, dtype=np.uint8)
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
-        raise BadInput(
-            f"cannot read {path} as .npz: {exc}",
-            "save it with numpy.savez(path, x=..., y=...), without object arrays",
-        ) from exc
-
-
 def _npz(path: Path, input_shape: Shape, limit: int | None) -> EvalData:
     arrays = _read_npz(path)
     if "x" not in arrays:
@@ -381,70 +351,3 @@ def save_npz(
             pass
         raise
     return out
-
-
-def load_eval_npz(
-    path: str | os.PathLike[str],
-) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray] | None]:
-    """(x, y or None, [ref_0, ref_1, ...] or None) from a `save_npz` file; numpy only.
-
-    Never unpickles. Reference outputs are read as ref_0, ref_1 ... up to the first gap.
-    """
-    file = Path(path)
-    if not file.is_file():
-        raise BadInput(f"evaluation data {file}: no such file", "prepare it with save_npz")
-    arrays = _read_npz(file)
-    if "x" not in arrays:
-        raise BadInput(
-            f"{file} has no array named x (it has: {', '.join(sorted(arrays)) or 'none'})",
-            "prepare the evaluation data with save_npz",
-        )
-    x = arrays["x"]
-    if x.ndim == 0:
-        raise BadInput(f"x in {file} is a scalar", "x needs a sample axis first")
-    n = int(x.shape[0])
-    y = _check_labels(arrays["y"], n, str(file)) if "y" in arrays else None
-    refs: list[np.ndarray] = []
-    while f"ref_{len(refs)}" in arrays:
-        ref = arrays[f"ref_{len(refs)}"]
-        if ref.ndim == 0 or ref.shape[0] != n:
-            raise BadInput(
-                f"ref_{len(refs)} in {file} has shape {list(ref.shape)}; expected {n} rows",
-                "prepare the evaluation data with save_npz",
-            )
-        refs.append(ref)
-    return x, y, refs or None
-
-
-#: Prefix of each input's array in a multi-input data file (samples on axis 0).
-INPUT_ARRAY = "input:"
-
-
-def load_multi_input_npz(
-    path: str | os.PathLike[str],
-) -> tuple[dict[str, np.ndarray], list[np.ndarray] | None] | None:
-    """({input name: samples}, [ref_0, ...] or None) from a multi-input data file, or None
-    when the file is the single-input x/y kind."""
-    arrays = _read_npz(Path(path))
-    inputs = {
-        name.removeprefix(INPUT_ARRAY): a
-        for name, a in arrays.items()
-        if name.startswith(INPUT_ARRAY)
-    }
-    if not inputs:
-        return None
-    refs: list[np.ndarray] = []
-    while f"ref_{len(refs)}" in arrays:
-        refs.append(arrays[f"ref_{len(refs)}"])
-    return inputs, refs or None
-
-
-def sample_feed(
-    arrays: dict[str, np.ndarray], index: int, ranks: dict[str, int]
-) -> dict[str, np.ndarray]:
-    """Sample `index` of every input, shaped as the model takes it: a slice that keeps the
-    batch axis, or one element for a scalar (rank 0) input."""
-    return {
-        name: (a[index] if ranks.get(name, a.ndim) == 0 else a[index : index + 1])
-        for name, a in arrays.items()
-    }

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 
 #: SQNR reported for identical outputs (and the clamp for all others), in dB.
 SQNR_CAP_DB = 300.0

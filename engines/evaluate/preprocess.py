@@ -19,7 +19,7 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 
 Layout = Literal["NCHW", "NHWC"]
 Channels = Literal[1, 3]

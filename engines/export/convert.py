@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.errors import BadInput, RunFailed
+from engines.floor.errors import BadInput, RunFailed
 from engines.models import sniff as formats
 
 TARGETS = ("onnx", "tflite")
@@ -45,7 +45,7 @@ def load_torch_module(path: str, fmt: str) -> tuple[Any, list[dict[str, Any]]]:
             sub.training = False
         return module, [i.to_dict() for i in _exported_inputs(program)]
     if fmt == formats.ZOO:
-        from engines.models.zoo import build_module, read_descriptor
+        from engines.runtimes.zoo import build_module, read_descriptor
 
         desc = read_descriptor(path)
         inputs = [{"name": desc["input_name"], "shape": desc["input_shape"], "dtype": "float32"}]

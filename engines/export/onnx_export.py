@@ -20,8 +20,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from engines.atomic import write_atomically
-from engines.errors import BadInput, RunFailed
+from engines.floor.atomic import write_atomically
+from engines.floor.errors import BadInput, RunFailed
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 #: Exceptions that only wrap the real cause (their own message is generic advice).

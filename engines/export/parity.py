@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.errors import BadInput, RunFailed
+from engines.floor.errors import BadInput, RunFailed
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
-from engines import paths
-from engines.errors import BadInput
+from engines.floor import paths
+from engines.floor.errors import BadInput
 from engines.models import sniff as formats
 from engines.models.artifacts import import_model, verify
 from engines.runtimes.base import Runtime

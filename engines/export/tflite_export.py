@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from engines.atomic import write_atomically
-from engines.errors import BadInput
 from engines.export.onnx_export import ExportFailed, describe_export_error
+from engines.floor.atomic import write_atomically
+from engines.floor.errors import BadInput
 
 MODES = ("fp32", "fp16", "dynamic-int8", "int8")
 _INT_KINDS = "iu"

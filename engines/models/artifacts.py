@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engines import paths
-from engines.errors import BadInput, TrustRequired
+from engines.floor import paths
+from engines.floor.errors import BadInput, TrustRequired
 from engines.models import sniff as formats
 from engines.store.db import ArtifactRow, Store
 

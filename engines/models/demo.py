@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 
 RECIPE_VERSION = 2
 DEMOS = {

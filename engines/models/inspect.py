@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from engines.models import sniff as formats
 
 _ONNX_DTYPES = {
@@ -362,7 +362,7 @@ def inspect_torch(path: str, fmt: str) -> dict[str, Any]:
         )
         params = sum(v.numel() for v in program.state_dict.values())
     elif fmt == formats.ZOO:
-        from engines.models.zoo import build_module, read_descriptor
+        from engines.runtimes.zoo import build_module, read_descriptor
 
         desc = read_descriptor(path)
         module = build_module(desc)

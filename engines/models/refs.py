@@ -8,8 +8,8 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
-from engines import paths
-from engines.errors import BadInput
+from engines.floor import paths
+from engines.floor.errors import BadInput
 from engines.models.artifacts import import_model
 from engines.store.db import ArtifactRow, Store
 from engines.workers import ProgressFn, progress_events, run_task
@@ -100,7 +100,7 @@ def _zoo(
     progress: ProgressFn | None,
     cancel: threading.Event | None,
 ) -> ArtifactRow:
-    from engines.models.zoo import PRETRAINED, RANDOM, descriptor
+    from engines.runtimes.zoo import PRETRAINED, RANDOM, descriptor
 
     if weights not in (RANDOM, PRETRAINED):
         raise BadInput(f"zoo:{name}:{weights}: weights must be 'random' or 'pretrained'")

@@ -14,7 +14,7 @@ import pickletools
 import zipfile
 from pathlib import Path
 
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 
 ONNX = "onnx"
 TFLITE = "tflite"

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from engines.errors import BadInput, Cancelled
+from engines.floor.errors import BadInput, Cancelled
 from engines.report.summary import DEFAULT_MAX_ACCURACY_DROP_PT
 from engines.store.db import Store
 
@@ -57,7 +57,7 @@ def build_report(
     request: ReportRequest, store: Store, cancel: threading.Event | None = None
 ) -> Iterator[dict[str, Any]]:
     from engines import __version__
-    from engines.atomic import write_atomically
+    from engines.floor.atomic import write_atomically
     from engines.report import companions
     from engines.report.collect import load_runs
     from engines.report.document import render

@@ -12,11 +12,11 @@ from reportlab.graphics.shapes import Circle, Drawing, Group, Line, Polygon, Pol
 from reportlab.lib import colors
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
+from engines.floor.units import ms
 from engines.report.axes import Scale, padded_range, tick_label, wants_log
 from engines.report.collect import ReportRun
 from engines.report.figures import accuracy, numbers, pareto_frontier
 from engines.report.palette import RUN_COLOURS
-from engines.report.units import ms
 
 FONT = "Helvetica"
 FONT_BOLD = "Helvetica-Bold"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from engines.store.db import ArtifactRow, RunRow, Store
 
 #: Lineage deeper than this is a cycle in a damaged store, not a real chain of variants.

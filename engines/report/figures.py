@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engines.report.units import factor
+from engines.floor.units import factor
 from engines.store.db import RunRow
 
 #: (key, where it is stored, field) for every number the summary table prints.

@@ -8,7 +8,7 @@ import re
 import shlex
 from typing import Any
 
-from engines.bench.spec import RunPolicy
+from engines.floor.spec import RunPolicy
 from engines.report.collect import ReportRun
 from engines.store.db import ArtifactRow
 

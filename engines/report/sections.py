@@ -23,7 +23,8 @@ from reportlab.platypus import (
     Table,
 )
 
-from engines.bench.stats import CV_WARN, MIN_SAMPLES_P90, MIN_SAMPLES_P99
+from engines.floor.stats import CV_WARN, MIN_SAMPLES_P90, MIN_SAMPLES_P99
+from engines.floor.units import ms, percent, size
 from engines.report import charts
 from engines.report.collect import ReportRun
 from engines.report.figures import accuracy, change_vs, numbers
@@ -31,7 +32,6 @@ from engines.report.layout import CONTENT_WIDTH_PT, STYLES, grid, markup, text
 from engines.report.methodology import DEFINITIONS, MACS, SOURCE
 from engines.report.repro import commands, input_flags
 from engines.report.summary import DeviceChoice
-from engines.report.units import ms, percent, size
 
 BEST_FILL = colors.HexColor("#d9f2dd")
 

@@ -51,7 +51,8 @@ class Availability:
 
 @dataclass(frozen=True)
 class RuntimeOptions:
-    threads: int | None = None
+    #: Always given (no runtime picks its own default): the device's resolved threads.
+    threads: int
     accelerator: str = "cpu"
     #: Input signature declared by the caller, for formats that carry none.
     declared_inputs: list[dict] = field(default_factory=list)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from engines.runtimes.base import UNKNOWN_RANK, TensorInfo
 
 #: Names of inputs that get all ones by default (attention and padding masks).

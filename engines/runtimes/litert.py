@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from engines.runtimes.base import Runtime, RuntimeOptions, Session, TensorInfo
 
 
@@ -113,7 +113,7 @@ class LiteRTRuntime(Runtime):
         if options.accelerator != "cpu":
             raise BadInput(f"LiteRT here runs on the CPU only, not {options.accelerator!r}")
         interpreter_class, module = _interpreter_class()
-        threads = options.threads or 1
+        threads = options.threads
         # model_content= makes the interpreter verify the flatbuffer (SECURITY.md).
         try:
             it = interpreter_class(model_content=Path(path).read_bytes(), num_threads=threads)

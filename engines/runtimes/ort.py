@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from engines.runtimes.base import Runtime, RuntimeOptions, Session, TensorInfo
 
 _ORT_TYPES = {
@@ -83,9 +83,8 @@ class OnnxRuntime(Runtime):
 
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if options.threads:
-            so.intra_op_num_threads = options.threads
-            so.inter_op_num_threads = 1
+        so.intra_op_num_threads = options.threads
+        so.inter_op_num_threads = 1
         so.log_severity_level = 3
         providers = ["CPUExecutionProvider"]
         if options.accelerator == "cuda":
@@ -98,7 +97,7 @@ class OnnxRuntime(Runtime):
         session = ort.InferenceSession(path, sess_options=so, providers=providers)
         used = {
             "providers": session.get_providers(),
-            "intra_op_num_threads": options.threads or "default (physical cores)",
+            "intra_op_num_threads": options.threads,
             "graph_optimization_level": "ORT_ENABLE_ALL",
             "execution_mode": "sequential",
         }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from engines.runtimes.base import Runtime
 
 _RUNTIMES: dict[str, Runtime] = {}

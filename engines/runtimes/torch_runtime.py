@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from engines.runtimes.base import UNKNOWN_RANK, Runtime, RuntimeOptions, Session, TensorInfo
 
 TORCH_FORMATS = ("torch-exported-program", "torchscript", "zoo")
@@ -188,8 +188,7 @@ class TorchRuntime(Runtime):
             raise BadInput(f"CUDA requested for torch, but it is {self.accelerators()['cuda']}")
         if device not in ("cpu", "cuda"):
             raise BadInput(f"torch here supports cpu and cuda, not {device!r}")
-        if options.threads:
-            torch.set_num_threads(options.threads)
+        torch.set_num_threads(options.threads)
         declared = [
             TensorInfo(d["name"], list(d["shape"]), d.get("dtype", "float32"))
             for d in options.declared_inputs
@@ -204,7 +203,7 @@ class TorchRuntime(Runtime):
             inputs = torchscript_inputs(module, declared)
             state = torchscript_state(module)
         elif fmt == "zoo":
-            from engines.models.zoo import build_module, read_descriptor
+            from engines.runtimes.zoo import build_module, read_descriptor
 
             desc = read_descriptor(path)
             module = build_module(desc)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from engines.store.migrations import LATEST, MIGRATIONS
 
 

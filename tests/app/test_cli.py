@@ -9,7 +9,7 @@ import pytest
 from support.onnx_models import relu_model, tokens_model
 
 from app.cli import main
-from engines.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED
+from engines.floor.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED
 
 FAST = ["--runs", "20", "--min-seconds", "0.1", "--warmup-seconds", "0.05", "--warmup", "2"]
 
@@ -312,7 +312,7 @@ def test_input_flags_bind_dims_and_values_and_are_reported(tmp_path, capsys):
     )
     assert payload["input_shapes"] == {"input_ids": [1, 6], "attention_mask": [1, 6], "scale": []}
     assert payload["input_notes"] == ["attention_mask: all ones (the default for a mask input)"]
-    from engines import paths
+    from engines.floor import paths
     from engines.report.repro import input_flags
     from engines.store.db import Store
 
@@ -471,3 +471,30 @@ def test_a_torchscript_module_that_keeps_state_is_named(tmp_path, capsys):
     assert "forward changes steps, h on every call" in info["note"]
     payload = _profile_json(capsys, str(path), "torch", "--trust-code", "--input-shape", "x=1,4")
     assert payload["runtime_options"]["keeps_state_between_calls"] == ["steps", "h"]
+
+
+def test_runs_rerun_replays_the_stored_spec(tiny_models, capsys):
+    """`runs rerun ID` runs the stored spec again (threads, policy, inputs, evaluation data)
+    as a new run, whatever the defaults are."""
+    from engines.floor import paths
+    from engines.store.db import Store
+
+    first = _profile_json(capsys, str(tiny_models.onnx), "onnxruntime", "--evaluate", "synthetic:8")
+    assert main(["runs", "rerun", str(first["run_id"]), "--json"]) == EXIT_OK
+    again = _json(capsys)
+    assert again["run_id"] != first["run_id"]
+    with Store(paths.db_path()) as store:
+        old, new = store.run(first["run_id"]), store.run(again["run_id"])
+    for key in ("threads", "policy", "inputs", "runtime", "batch", "measure"):
+        assert new.spec[key] == old.spec[key], key
+    assert new.spec["threads"] == 1 and new.spec["evaluate"]["source"] == "synthetic:8"
+    assert again["evaluation"]["fidelity"]["cosine_mean"] > 0.99
+
+
+def test_a_profile_evaluates_on_what_the_model_knows_unless_told_not_to(capsys):
+    """The demo profiles with its own test digits: latency and accuracy in one run."""
+    run = _profile_json(capsys, "demo:digits-cnn", "onnxruntime")
+    assert run["evaluation"]["classification"]["top1"] > 0.8
+    assert run["statistics"]["p50_ms"] > 0
+    bare = _profile_json(capsys, "demo:digits-cnn", "onnxruntime", "--no-evaluate")
+    assert bare["evaluation"] is None

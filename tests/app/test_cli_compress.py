@@ -7,7 +7,7 @@ import json
 import pytest
 
 from app.cli import main
-from engines.errors import EXIT_BAD_INPUT, EXIT_OK
+from engines.floor.errors import EXIT_BAD_INPUT, EXIT_OK
 from engines.store.db import Store
 
 FAST = ["--runs", "20", "--min-seconds", "0.1", "--threads", "1"]

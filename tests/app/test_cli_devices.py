@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from engines.errors import EXIT_BAD_INPUT, EXIT_OK
+from engines.floor.errors import EXIT_BAD_INPUT, EXIT_OK
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("CI") and (not shutil.which("ssh") or not Path("/usr/sbin/sshd").exists()),

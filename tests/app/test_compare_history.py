@@ -25,7 +25,7 @@ from app.compare_table import (
 )
 from app.formatting import ms, size
 from app.pages.history import filter_runs
-from engines.bench.stats import summarize
+from engines.floor.stats import summarize
 from engines.report.figures import pareto_frontier
 from engines.store.db import RunRow
 
@@ -527,12 +527,10 @@ def test_compare_rerun_and_double_click_emit_signals(workspace, history_page, qt
     with qtbot.waitSignal(workspace.compare_requested, timeout=1000) as blocker:
         history_page.compare_button.click()
     assert blocker.args == [[ids[1], ids[3]]]  # the failed run has nothing to compare
-    with workspace.store() as store:
-        artifact = store.run(ids[1]).artifact_id
     _select(history_page, [ids[1]])
-    with qtbot.waitSignal(workspace.profile_requested, timeout=1000) as blocker:
+    with qtbot.waitSignal(workspace.rerun_requested, timeout=1000) as blocker:
         history_page.rerun_button.click()
-    assert blocker.args == [[artifact]]
+    assert blocker.args == [[ids[1]]]  # the run itself, replayed as stored
     row = next(r for r in range(4) if history_page.table.item(r, 0).text() == str(ids[2]))
     with qtbot.waitSignal(workspace.compare_requested, timeout=1000) as blocker:
         history_page.table.cellDoubleClicked.emit(row, 2)

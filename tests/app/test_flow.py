@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWizard
 
 from app.formatting import ms
-from engines.bench.spec import RunPolicy
+from engines.floor.spec import RunPolicy
 
 FAST = RunPolicy(warmup_runs=2, warmup_min_s=0.1, min_runs=20, min_s=0.2)
 

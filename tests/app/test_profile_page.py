@@ -25,8 +25,8 @@ from app.pages.profile_jobs import (
     runtimes_for,
 )
 from app.widgets.live_plots import GrowingBuffer, LiveRunView, running_figures
-from engines.bench.spec import RunPolicy
-from engines.bench.stats import nearest_rank
+from engines.floor.spec import RunPolicy
+from engines.floor.stats import nearest_rank
 
 JOB_TIMEOUT_MS = 60_000
 #: Fast enough for a 2-core machine shared with other work, long enough to stream samples.
@@ -487,3 +487,65 @@ def test_the_inputs_table_feeds_a_model_with_symbolic_dims(page, workspace, qtbo
         "attention_mask": [1, 6],
         "scale": [],
     }
+
+
+# ---------------------------------------------------------------------- one pipeline
+
+
+def test_the_pages_default_request_is_the_clis(page):
+    """Threads, policy, inputs and evaluation: a default GUI profile asks the pipeline for
+    exactly what `edgebench profile MODEL --runtime R` asks (threads left to the device)."""
+    from app.cli import build_parser, profile_request
+
+    args = build_parser().parse_args(["profile", "artifact:7", "--runtime", "onnxruntime"])
+    cli = profile_request(args)
+    gui = page.setup.request("artifact:7", "onnxruntime")
+    assert gui == cli
+    assert gui.threads is None  # not this PC's core count: each device resolves its own
+
+
+def test_a_four_core_board_gets_its_own_threads_from_both_front_ends(page):
+    from app.cli import build_parser, profile_request
+    from engines.devices.local import LocalDevice
+    from engines.pipeline.profile import resolve_threads
+
+    board = LocalDevice(name="board", threads=4)
+    args = build_parser().parse_args(["profile", "m.onnx", "--runtime", "onnxruntime"])
+    for request in (profile_request(args), page.setup.request("m.onnx", "onnxruntime")):
+        assert resolve_threads(request.threads, board) == 4
+
+
+def test_rerun_replays_the_stored_spec_not_the_pages_settings(page, workspace, qtbot, tiny_models):
+    """Re-run keeps the stored run's device, threads, inputs, policy and evaluation, even
+    when the page shows other settings."""
+    from engines.pipeline.profile import ProfileRequest, profile
+
+    artifact_id = _import(workspace, tiny_models.onnx)
+    policy = RunPolicy(warmup_runs=1, warmup_min_s=0.05, min_runs=12, min_s=0.1)
+    first = ProfileRequest(
+        model=f"artifact:{artifact_id}",
+        runtime="onnxruntime",
+        threads=1,
+        policy=policy,
+        evaluate_data="synthetic:8",
+    )
+    with workspace.store() as store:
+        events = list(profile(first, store))
+        stored = next(e for e in events if e["type"] == "stored")["run_id"]
+        old = store.run(stored)
+    page.setup.threads.setValue(2)  # what the page shows must not leak into the re-run
+    page.set_policy(FAST)
+    page.setup.evaluate.setText("off")
+    workspace.runs_changed.emit()
+    workspace.rerun_requested.emit([stored])
+    _wait_done(qtbot, page)
+    (job,) = page.results()
+    assert job.status == DONE, job.error
+    with workspace.store() as store:
+        new = store.run(job.run_id)
+    assert new.id != old.id and new.device == old.device
+    for key in ("threads", "policy", "inputs", "runtime", "batch", "accelerator", "measure"):
+        assert new.spec[key] == old.spec[key], key
+    assert new.spec["threads"] == 1 and new.spec["policy"]["min_runs"] == 12
+    assert new.spec["evaluate"]["source"] == "synthetic:8"
+    assert (new.result or {}).get("evaluation")

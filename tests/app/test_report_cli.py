@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from app.cli import build_parser, main
-from engines.errors import EXIT_BAD_INPUT, EXIT_OK
+from engines.floor.errors import EXIT_BAD_INPUT, EXIT_OK
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engines"))
 from report_runs import add_run
@@ -36,7 +36,7 @@ def test_report_of_a_profiled_run(tiny_models, capsys, tmp_path):
 
 
 def test_device_runs_name_their_device(capsys, tmp_path, edgebench_home):
-    from engines import paths
+    from engines.floor import paths
     from engines.store.db import Store
 
     with Store(paths.db_path()) as store:

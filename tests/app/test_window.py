@@ -85,9 +85,9 @@ def test_bad_file_shows_a_readable_error(window, workspace, qtbot, tmp_path):
 
 
 def test_closing_the_window_cancels_a_running_profile(window, workspace, qtbot, tiny_models):
-    from engines.bench.profile import ProfileRequest, profile
-    from engines.bench.spec import RunPolicy
     from engines.devices.local import LocalDevice
+    from engines.floor.spec import RunPolicy
+    from engines.pipeline.profile import ProfileRequest, profile
 
     device = LocalDevice()
     samples = []

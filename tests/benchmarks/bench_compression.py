@@ -30,7 +30,7 @@ ROUNDS = 2
 
 
 def _store() -> Any:
-    from engines import paths
+    from engines.floor import paths
     from engines.store.db import Store
 
     return Store(paths.db_path())
@@ -56,8 +56,8 @@ def fp32(store: Any, model: str, runtime: str) -> Any:
 
 
 def p50(store: Any, artifact: Any, runtime: str, min_runs: int = 30, min_s: float = 3.0) -> float:
-    from engines.bench.profile import ProfileRequest, profile
-    from engines.bench.spec import RunPolicy
+    from engines.floor.spec import RunPolicy
+    from engines.pipeline.profile import ProfileRequest, profile
 
     request = ProfileRequest(
         model=f"artifact:{artifact.id}",
@@ -118,8 +118,8 @@ def litert(store: Any) -> None:
 
 
 def digits(store: Any) -> None:
-    from engines.bench.spec import RunPolicy
-    from engines.compress.sweep import SweepRequest, sweep
+    from engines.floor.spec import RunPolicy
+    from engines.pipeline.sweep import SweepRequest, sweep
     from profiles.presets import get_preset
 
     request = SweepRequest(

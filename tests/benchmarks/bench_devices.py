@@ -33,7 +33,7 @@ ROUNDS = 9
 
 def job(request, store, device) -> tuple[float, float]:
     """(p50 ms, wall seconds) of one profile job."""
-    from engines.bench.profile import profile
+    from engines.pipeline.profile import profile
 
     t0 = time.perf_counter()
     result = None
@@ -57,9 +57,9 @@ def command_s(argv: list[str], repeats: int = 10) -> float:
 
 def compare(threads: int, remote, model: Path, store) -> dict:
     """Interleaved rounds of the same job on this machine and on the loopback device."""
-    from engines.bench.profile import ProfileRequest
-    from engines.bench.spec import RunPolicy
     from engines.devices.local import LocalDevice
+    from engines.floor.spec import RunPolicy
+    from engines.pipeline.profile import ProfileRequest
 
     local = LocalDevice()
     policy = RunPolicy(warmup_runs=20, warmup_min_s=0.5, min_runs=200, min_s=2.0)
@@ -87,9 +87,9 @@ def main() -> None:
     from bench_harness import mobilenet_onnx
     from support.sshd import SshServer
 
-    from engines.bench.profile import ProfileRequest
     from engines.devices.host_keys import accept, scan
     from engines.devices.ssh import SshDevice, ssh_argv
+    from engines.pipeline.profile import ProfileRequest
     from engines.store.db import Store
 
     model = mobilenet_onnx()  # cached in the user data dir, like bench_harness

@@ -65,7 +65,7 @@ def gui_round(page, workspace, threads: int) -> dict:
     """Profile once through the page; returns its p50 and the event loop's figures."""
     from PySide6.QtCore import QEventLoop
 
-    from engines.bench.spec import RunPolicy
+    from engines.floor.spec import RunPolicy
 
     live = page.live
     draw_ms: list[float] = []
@@ -181,7 +181,7 @@ def main() -> None:
         app = QApplication.instance() or QApplication(sys.argv[:1])
         from app.pages.profile import ProfilePage
         from app.workspace import Workspace
-        from engines.bench.profile import default_threads
+        from engines.bench.environment import host_threads
         from engines.models.artifacts import import_model
 
         model = tiny_mlp_onnx(folder)
@@ -193,7 +193,7 @@ def main() -> None:
         page.show()
         page.select([artifact_id], ["onnxruntime"])
         app.processEvents()
-        threads = default_threads()
+        threads = host_threads()
         print(
             f"tiny MLP (256-512-512-10) on onnxruntime, {threads} threads, "
             f"{os.cpu_count()} logical cores, measuring >= {MEASURE_S:g} s per run"

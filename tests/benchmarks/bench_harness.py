@@ -41,8 +41,8 @@ def tiny_mlp_onnx(folder: Path) -> Path:
 
 
 def mobilenet_onnx() -> Path:
-    from engines import paths
     from engines.export.runnable import runnable_artifact
+    from engines.floor import paths
     from engines.models.refs import resolve
     from engines.runtimes.registry import get_runtime
     from engines.store.db import Store
@@ -76,8 +76,8 @@ def bare_loop_p50(path: Path, min_runs: int, min_s: float) -> float:
 
 
 def agent_p50(path: Path, min_runs: int, min_s: float) -> float:
-    from engines.bench.spec import BenchSpec, ModelRef, RunPolicy
     from engines.devices.local import LocalDevice
+    from engines.floor.spec import BenchSpec, ModelRef, RunPolicy
 
     spec = BenchSpec(
         ModelRef(str(path), "onnx"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from engines.bench.stats import summarize
+from engines.floor.stats import summarize
 
 MIB = 1024 * 1024
 

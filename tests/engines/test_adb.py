@@ -19,8 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from engines.bench.events import parse_event
-from engines.bench.spec import BenchSpec, ModelRef, RunPolicy
 from engines.devices import android
 from engines.devices import benchmark_model as bm
 from engines.devices.adb import (
@@ -40,6 +38,8 @@ from engines.devices.adb import (
 from engines.devices.base import PhaseBudgets
 from engines.devices.profile import AdbConnection, DeviceProfile
 from engines.devices.remote import shell_command
+from engines.floor.events import parse_event
+from engines.floor.spec import BenchSpec, ModelRef, RunPolicy
 
 RECORDED = Path(__file__).resolve().parents[1] / "support" / "adb"
 ODD = '/data/local/tmp/my dir/it\'s "here" $HOME `x`'

@@ -8,9 +8,9 @@ import time
 import psutil
 import pytest
 
-from engines.bench.spec import BenchSpec, ModelRef, RunPolicy
 from engines.devices.base import PhaseBudgets
 from engines.devices.local import LocalDevice
+from engines.floor.spec import BenchSpec, ModelRef, RunPolicy
 
 FAULTS_ON = {"EDGEBENCH_ALLOW_FAULTS": "1"}
 FAST = RunPolicy(warmup_runs=2, warmup_min_s=0.05, min_runs=20, min_s=0.1, max_s=30)
@@ -261,7 +261,7 @@ def test_host_worker_exits_when_its_control_pipe_closes(tmp_path):
     proc = spawn("engines.worker_main")
     try:
         # A task that takes far longer than the 3 s we wait: ResNet-50 to TFLite.
-        from engines.models.zoo import descriptor
+        from engines.runtimes.zoo import descriptor
 
         source = tmp_path / "resnet50.json"
         source.write_text(json.dumps(descriptor("resnet50")))

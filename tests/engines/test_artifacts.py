@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from support.onnx_models import external_data_model, write_weights
 
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from engines.models.artifacts import check_external_data, import_model, verify
 
 SECRET = b"TOP-SECRET-do-not-copy-0123456789"

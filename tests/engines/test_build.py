@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engines import paths
 from engines.compress.build import VariantRequest, build_variant
 from engines.compress.recipe import single_step
-from engines.errors import BadInput, Cancelled
+from engines.floor import paths
+from engines.floor.errors import BadInput, Cancelled
 from profiles.presets import get_preset
 
 

@@ -21,7 +21,7 @@ from engines.compress.base import Cancelled, StepContext, parse_settings
 from engines.compress.distill import Distill
 from engines.compress.lowrank import LowRank
 from engines.compress.prune import MagnitudePrune, StructuredPrune
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from engines.models.demo import digits_cnn, digits_split
 
 EXAMPLE = (torch.zeros(1, 1, 8, 8),)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engines.errors import BadInput, EdgeBenchError
+from engines.floor.errors import BadInput, EdgeBenchError
 from engines.workers import run_task
 
 

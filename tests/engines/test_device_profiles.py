@@ -15,7 +15,7 @@ from engines.devices.bundle import build_bundle
 from engines.devices.profile import DeviceProfile, SshConnection
 from engines.devices.remote import shell_command
 from engines.devices.ssh import ssh_argv
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from profiles.devices import all_devices, get_device, parse_profile, save_device, user_dir
 
 
@@ -140,4 +140,6 @@ def test_a_profiles_threads_are_the_devices_default():
 
     local = open_device(DeviceProfile("bench", "local", LocalConnection(), threads=3))
     assert local.default_threads() == 3
-    assert open_device(all_devices()["local-cpu"]).default_threads() is None  # physical cores
+    from engines.bench.environment import host_threads
+
+    assert open_device(all_devices()["local-cpu"]).default_threads() == host_threads()

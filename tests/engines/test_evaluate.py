@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engines.errors import BadInput
 from engines.evaluate.datasets import EvalData, load_dataset, load_eval_npz, save_npz
 from engines.evaluate.metrics import (
     SQNR_CAP_DB,
@@ -19,6 +18,7 @@ from engines.evaluate.metrics import (
     fidelity_metrics,
 )
 from engines.evaluate.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, for_model
+from engines.floor.errors import BadInput
 
 # --- labelled accuracy --------------------------------------------------------------------
 

@@ -20,8 +20,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engines.atomic import write_atomically
-from engines.errors import BadInput, RunFailed
 from engines.export.onnx_export import ExportFailed, describe_export_error
 from engines.export.parity import (
     TOLERANCES,
@@ -32,6 +30,8 @@ from engines.export.parity import (
     tolerance_for,
 )
 from engines.export.tflite_export import classify_op
+from engines.floor.atomic import write_atomically
+from engines.floor.errors import BadInput, RunFailed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from engines.export.onnx_export import ExportFailed, export_onnx
 from engines.export.tflite_export import export_tflite
 

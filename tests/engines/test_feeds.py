@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from engines.runtimes.base import UNKNOWN_RANK, TensorInfo
 from engines.runtimes.feeds import make_feeds, parse_value
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import resource
 
-from engines.bench.spec import BenchSpec, ModelRef, RunPolicy
 from engines.devices.local import LocalDevice
+from engines.floor.spec import BenchSpec, ModelRef, RunPolicy
 
 
 def test_peak_rss_is_not_inherited_from_a_large_parent(tiny_models):

@@ -21,7 +21,7 @@ from engines.compress.quantize_onnx import (
     quantize_dynamic_onnx,
     quantize_static_onnx,
 )
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 
 RNG = np.random.default_rng(0)
 W1 = RNG.standard_normal((8, 1, 3, 3)).astype(np.float32)

@@ -9,7 +9,7 @@ import pytest
 from engines.compress.base import describe_settings, parse_settings
 from engines.compress.catalogue import STEPS, step_class
 from engines.compress.recipe import Recipe, RecipeStep, validate
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from profiles.presets import BUILTIN_DIR, all_presets, get_preset, load_file, user_dir
 
 EXPECTED = {

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from engines.errors import Cancelled
+from engines.floor.errors import Cancelled
 from engines.workers import progress_as_log, progress_events
 
 

@@ -25,7 +25,7 @@ from engines.compress.quantize_onnx import (
     quantize_dynamic_onnx,
     quantize_static_onnx,
 )
-from engines.errors import BadInput, RunFailed
+from engines.floor.errors import BadInput, RunFailed
 
 ROOT = Path(__file__).resolve().parents[2]
 

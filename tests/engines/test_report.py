@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report_runs import MIB, add_run
 
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from engines.report.build import ReportRequest, build_report, write_report
 from engines.store.db import Store
 
@@ -26,8 +26,8 @@ NUMBER = re.compile(r"(?<![\w.#])-?\d+(?:\.\d+)?(?![\w.])")
 @pytest.fixture(scope="module")
 def agent_store(tiny_models, tmp_path_factory):
     """A store with two runs the real agent made (tiny CNN on ONNX Runtime and LiteRT)."""
-    from engines.bench.profile import ProfileRequest, profile
-    from engines.bench.spec import RunPolicy
+    from engines.floor.spec import RunPolicy
+    from engines.pipeline.profile import ProfileRequest, profile
 
     home = tmp_path_factory.mktemp("agent-home")
     with pytest.MonkeyPatch.context() as mp:
@@ -226,7 +226,7 @@ def test_progress_events_and_cancel(store, tmp_path):
     assert events[-1]["type"] == "report"
     cancel = threading.Event()
     cancel.set()
-    from engines.errors import Cancelled
+    from engines.floor.errors import Cancelled
 
     with pytest.raises(Cancelled):
         list(build_report(ReportRequest(run_ids=tuple(ids), out=tmp_path / "c.pdf"), store, cancel))
@@ -266,7 +266,7 @@ def test_input_flags_reproduce_new_and_old_specs():
     ]
     # a run stored before InputSpec kept only its shapes
     assert input_flags({"input_shapes": {"tokens": [2, 5]}}) == ["--input-shape", "tokens=2,5"]
-    from engines.bench.spec import BenchSpec
+    from engines.floor.spec import BenchSpec
 
     old = BenchSpec.from_dict(
         {

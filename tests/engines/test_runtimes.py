@@ -9,11 +9,11 @@ import pytest
 from onnx import TensorProto
 from support.onnx_models import relu_model
 
-from engines.bench.profile import ProfileRequest, profile
-from engines.bench.spec import BenchSpec, InputSpec, ModelRef, RunPolicy
-from engines.bench.stats import summarize
 from engines.devices.local import LocalDevice
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
+from engines.floor.spec import BenchSpec, InputSpec, ModelRef, RunPolicy
+from engines.floor.stats import summarize
+from engines.pipeline.profile import ProfileRequest, profile
 from engines.runtimes.base import TensorInfo
 from engines.runtimes.feeds import resolve_shape, synthesize
 

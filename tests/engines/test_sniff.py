@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engines.errors import BadInput, EdgeBenchError, TrustRequired
+from engines.floor.errors import BadInput, EdgeBenchError, TrustRequired
 from engines.models import sniff as formats
 from engines.models.artifacts import import_model
 from engines.models.sniff import sniff
@@ -220,7 +220,7 @@ def test_malicious_pickles_sniff_as_torch_pickle_and_need_trust(tmp_path, store)
             import_model(path, store)
     assert not marker.exists(), "a pickle was executed"
     # nothing was copied into the artifact store
-    from engines import paths
+    from engines.floor import paths
 
     assert not any(p.is_file() for p in paths.artifacts_dir().rglob("*"))
 

@@ -17,9 +17,6 @@ from pathlib import Path
 import psutil
 import pytest
 
-from engines.bench.events import parse_event
-from engines.bench.profile import ProfileRequest, profile
-from engines.bench.spec import RunPolicy
 from engines.devices.host_keys import (
     ChangedHostKey,
     UnknownHostKey,
@@ -28,7 +25,10 @@ from engines.devices.host_keys import (
     scan,
 )
 from engines.devices.ssh import SshDevice
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
+from engines.floor.events import parse_event
+from engines.floor.spec import RunPolicy
+from engines.pipeline.profile import ProfileRequest, profile
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("CI") and (not shutil.which("ssh") or not Path("/usr/sbin/sshd").exists()),

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engines.bench.stats import (
+from engines.floor.stats import (
     MIN_SAMPLES_P90,
     MIN_SAMPLES_P99,
     median_ci95,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from engines.errors import BadInput
+from engines.floor.errors import BadInput
 from engines.store.db import NewerSchema, Store
 from engines.store.migrations import LATEST, MIGRATIONS
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,7 +68,9 @@ class InputSpec:
 class BenchSpec:
     model: ModelRef
     runtime: str
-    threads: int | None = None
+    #: Threads for the runtime, always set: the device resolves its own default (the
+    #: pipeline asks it), and no runtime falls back on a default of its own.
+    threads: int = 1
     batch: int = 1
     accelerator: str = "cpu"  # "cpu" | "cuda"
     policy: RunPolicy = field(default_factory=RunPolicy)
@@ -111,6 +114,21 @@ class BenchSpec:
         spec.policy.validate()
         if spec.batch < 1:
             raise ValueError("batch must be >= 1")
-        if spec.threads is not None and spec.threads < 1:
-            raise ValueError("threads must be >= 1")
+        if not isinstance(spec.threads, int) or isinstance(spec.threads, bool) or spec.threads < 1:
+            raise ValueError(f"threads must be a whole number >= 1, not {spec.threads!r}")
         return spec
+
+
+class RunStatus(enum.StrEnum):
+    """What became of a stored run: the one set of words the store, CLI and GUI use."""
+
+    OK = "ok"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def of(cls, final: dict[str, Any]) -> RunStatus:
+        """The status a run's final event (`result` or `error`) gives it."""
+        if final.get("type") == "result":
+            return cls.OK
+        return cls.CANCELLED if final.get("error_type") == "cancelled" else cls.FAILED

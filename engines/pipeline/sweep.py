@@ -14,9 +14,9 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engines.bench.spec import InputSpec, RunPolicy
 from engines.compress.recipe import Recipe, fp32
 from engines.devices.base import Device
+from engines.floor.spec import InputSpec, RunPolicy
 from engines.store.db import Store
 
 RUNTIME_TARGETS = {"onnxruntime": "onnx", "litert": "tflite", "torch": "torch"}
@@ -114,7 +114,7 @@ def _build(
     """The recipe's variant for the runtime, built once on this machine for every device:
     {"artifact_id", "reports"}, or {"error"} when it cannot be built."""
     from engines.compress.build import VariantRequest, build_variant
-    from engines.errors import EdgeBenchError
+    from engines.floor.errors import EdgeBenchError
 
     built: dict[str, Any] = {"artifact_id": source.id}
     if not recipe.steps:
@@ -148,8 +148,8 @@ def _profile_row(
     evaluate_data: str | None,
 ) -> Generator[dict[str, Any], None, dict[str, Any]]:
     """Profile and evaluate the built variant on `device`: one row of the sweep."""
-    from engines.bench.profile import ProfileRequest, profile
-    from engines.errors import EdgeBenchError
+    from engines.floor.errors import EdgeBenchError
+    from engines.pipeline.profile import ProfileRequest, profile
 
     row: dict[str, Any] = {"variant": recipe.name, "runtime": runtime, "device": device.name}
     if "error" in built:

@@ -60,7 +60,7 @@ def build_module(desc: dict[str, Any]) -> Any:
     import torch
     import torchvision
 
-    from engines.errors import BadInput
+    from engines.floor.errors import BadInput
 
     name = desc["zoo"]
     if name not in torchvision.models.list_models(module=torchvision.models):

@@ -1,0 +1,248 @@
+"""Profile one model on one runtime: resolve, make runnable, run the agent, store the run.
+
+A generator of events, like every long piece of engine work: the CLI prints them, the
+GUI's worker forwards them as signals, and closing the generator stops the agent.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from engines.devices.base import Device
+from engines.floor.spec import BenchSpec, InputSpec, ModelRef, RunPolicy, RunStatus
+from engines.store.db import Store
+
+#: `evaluate_data` value: evaluate on the data the model knows, where it knows any.
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class ProfileRequest:
+    model: str
+    runtime: str
+    #: None: the device's own default (`resolve_threads`), in the CLI and the GUI alike.
+    threads: int | None = None
+    batch: int = 1
+    accelerator: str = "cpu"
+    policy: RunPolicy = field(default_factory=RunPolicy)
+    inputs: InputSpec = field(default_factory=InputSpec)
+    trust_code: bool = False
+    keep_run: bool = True
+    fault: str | None = None
+    #: Time the model; False for an accuracy-only run (`edgebench evaluate`).
+    measure: bool = True
+    #: Accuracy data: a source (digits, synthetic[:N], a folder, an .npz); AUTO for the
+    #: data the model knows (`auto_evaluation_data`); None to measure latency only.
+    evaluate_data: str | None = AUTO
+    evaluate_limit: int | None = None
+
+    @classmethod
+    def replaying(cls, run: Any) -> ProfileRequest:
+        """The request that runs a stored run's spec again: the same model file, runtime,
+        threads, batch, accelerator, inputs, policy and evaluation data."""
+        try:
+            spec = BenchSpec.from_dict(dict(run.spec))
+        except (KeyError, TypeError, ValueError) as exc:
+            from engines.floor.errors import BadInput
+
+            raise BadInput(
+                f"run {run.id} cannot be run again: its stored spec is incomplete ({exc})",
+                "profile its model afresh instead",
+            ) from None
+        evaluate = spec.evaluate or {}
+        return cls(
+            model=f"artifact:{run.artifact_id}",
+            runtime=spec.runtime,
+            threads=spec.threads,
+            batch=spec.batch,
+            accelerator=spec.accelerator,
+            policy=spec.policy,
+            inputs=spec.inputs,
+            measure=spec.measure,
+            evaluate_data=evaluate.get("source"),
+            evaluate_limit=evaluate.get("limit"),
+        )
+
+
+def resolve_threads(requested: int | None, device: Device) -> int:
+    """The thread count a run uses: the user's, else the device's own default. The one
+    place threads are resolved: the CLI and the GUI both leave them unset by default."""
+    if requested is not None and requested < 1:
+        from engines.floor.errors import BadInput
+
+        raise BadInput(
+            f"threads must be 1 or more, not {requested}", "leave it unset for the device's default"
+        )
+    return requested or device.default_threads()
+
+
+def auto_evaluation_data(source: Any, store: Store) -> tuple[str | None, str]:
+    """(data, why) for a profile left to evaluate on what the model knows: the demo's
+    digits (labelled top-1), seeded inputs for a variant (fidelity to its FP32 source),
+    nothing for a model of the user's that came with no data."""
+    from engines.compress.build import default_data, root_of
+
+    root = root_of(source, store)
+    if root.source == "demo":
+        return "digits", "the demo's own test digits"
+    if source.parent_id is not None:
+        data = default_data(root, "evaluation")
+        return data, f"fidelity to the FP32 source {root.name}"
+    return None, "the model came with no data: give evaluation data to measure accuracy"
+
+
+def _evaluation_data(
+    source: Any, data_source: str, request: ProfileRequest, store: Store, cancel: Any
+) -> Generator[dict[str, Any], None, dict[str, Any]]:
+    """Prepare the evaluation .npz with the FP32 source model's outputs for fidelity."""
+    from engines.compress.build import prepare_data, root_of
+
+    reference = root_of(source, store)
+    data: dict[str, Any] = {}
+    # Fidelity needs the reference's outputs, except for the reference itself on its own
+    # labelled data, where it would only say 1.0.
+    with_reference = source.id != reference.id or request.evaluate_data != AUTO
+    for event in prepare_data(
+        reference,
+        data_source,
+        request.evaluate_limit,
+        cancel,
+        with_reference=with_reference,
+        asked=request.inputs,
+    ):
+        if event["type"] == "data":
+            data = event
+        else:
+            yield preparing(event)
+    description = f"{data['description']} ({data['count']} samples)"
+    return {
+        "data_path": data["path"],
+        "description": description + (f"; reference: {reference.name}" if with_reference else ""),
+        "limit": request.evaluate_limit,
+        "reference_artifact_id": reference.id if with_reference else None,
+        "source": data_source,
+    }
+
+
+def preparing(event: dict[str, Any]) -> dict[str, Any]:
+    """A preparation step's progress (import, demo training, export, data) as a `progress`
+    event of the `preparing` phase, with its words: what the CLI prints and the GUI shows."""
+    fraction = event.get("fraction")
+    return {
+        "type": "progress",
+        "phase": "preparing",
+        "message": str(event.get("message", "")),
+        "fraction": float(fraction) if isinstance(fraction, (int, float)) else None,
+        "done": 0,
+    }
+
+
+def _prepared(stream: Generator[dict[str, Any], None, Any]) -> Generator[dict[str, Any], None, Any]:
+    """`yield from` a preparation stream, its events as `preparing` progress; closing this
+    closes (and so cancels) the stream."""
+    try:
+        while True:
+            try:
+                event = next(stream)
+            except StopIteration as done:
+                return done.value
+            yield preparing(event)
+    finally:
+        stream.close()
+
+
+def profile(
+    request: ProfileRequest,
+    store: Store,
+    device: Device | None = None,
+    cancel: threading.Event | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Resolve, prepare (import, export, evaluation data), run on the device, store: yield
+    preparation progress, the agent's events, then `stored` (run id) or the final `error`.
+    Setting `cancel` or closing the generator stops whichever step is running."""
+    from engines.devices.local import LocalDevice
+    from engines.export.runnable import runnable_events
+    from engines.models.refs import resolving
+    from engines.runtimes.registry import get_runtime
+
+    device = device or LocalDevice()
+    runtime = get_runtime(request.runtime)
+    availability = runtime.available()
+    # A device's own agent says whether it has the runtime; here only the host is known.
+    if device.kind == "local" and not availability.ok:
+        from engines.floor.errors import BadInput
+
+        raise BadInput(f"runtime {runtime.name} is unavailable: {availability.reason}")
+    yield preparing({"message": f"resolving {request.model}"})
+    source = yield from _prepared(
+        resolving(request.model, store.path, trust_code=request.trust_code, cancel=cancel)
+    )
+    artifact = yield from _prepared(runnable_events(source, runtime, store, cancel))
+    evaluate = None
+    data_source = request.evaluate_data
+    if data_source == AUTO:
+        data_source, why = auto_evaluation_data(source, store)
+        if data_source is None:
+            yield {"type": "log", "level": "info", "message": f"no evaluation: {why}"}
+        else:
+            yield {"type": "log", "level": "info", "message": f"evaluating on {data_source}: {why}"}
+    if data_source:
+        evaluate = yield from _evaluation_data(source, data_source, request, store, cancel)
+    threads = resolve_threads(request.threads, device)
+    declared = (artifact.inspection or {}).get("inputs", [])
+    data_files = [f["path"] for f in artifact.data_files]
+    spec = BenchSpec(
+        model=ModelRef(artifact.path, artifact.format, artifact.file_sha256, declared, data_files),
+        runtime=runtime.name,
+        threads=threads,
+        batch=request.batch,
+        accelerator=request.accelerator if request.accelerator != "cpu" else device.accelerator,
+        policy=request.policy,
+        inputs=request.inputs,
+        fault=request.fault,
+        measure=request.measure,
+        evaluate=evaluate,
+    )
+    yield {
+        "type": "spec",
+        "spec": spec.to_json(),
+        "artifact_id": artifact.id,
+        "model_label": source.name,
+        "model_file_bytes": artifact.size_bytes,
+        "device": device.name,
+    }
+    samples: list[float] = []
+    memory: list[tuple[float, int]] = []
+    final: dict[str, Any] | None = None
+    if cancel is not None and cancel.is_set():
+        return
+    for event in device.run(spec):
+        kind = event["type"]
+        if kind == "sample":
+            samples.extend(event["ms"])
+        elif kind == "memory":
+            memory.append((event["t_s"], event["rss_bytes"]))
+        elif kind in ("result", "error"):
+            final = event
+        yield event
+    if final is None or not request.keep_run:
+        return
+    is_result = final["type"] == "result"
+    status = RunStatus.of(final)
+    run_id = store.add_run(
+        artifact_id=artifact.id,
+        model_label=source.name,
+        runtime=runtime.name,
+        device=device.name,
+        spec=json.loads(spec.to_json()),
+        result=final if is_result else None,
+        error=None if is_result else final,
+        samples_ms=samples if is_result else (),
+        memory_trace=memory,
+        status=status.value,
+    )
+    yield {"type": "stored", "run_id": run_id, "status": status.value}
