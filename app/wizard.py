@@ -680,16 +680,18 @@ class ResultPage(QWizardPage):
             variant = store.artifact(int(outcome["artifact_id"]))
             source = store.artifact(int(outcome["source_id"]))
         reports = list(outcome.get("reports") or [])
-        before, after = source.size_bytes, variant.size_bytes
+        from engines.report.figures import size_change
+
+        with wizard.workspace.store() as store:
+            change = size_change(variant, store)
         self.heading.setText(variant.name)
         self._add("Variant", f"{format_name(variant.format)}, artifact {variant.id}", variant.path)
         self._add("Made from", f"{source.name} ({format_name(source.format)})")
-        ratio = before / after if after else None
-        change = f" ({ratio:.2f}× smaller)" if ratio and ratio >= 1 else ""
-        if ratio and ratio < 1:
-            change = f" ({1 / ratio:.2f}× larger)"
-        exact = f"{before:,} → {after:,} bytes"
-        self._add("Size", f"{size(before)} → {size(after)}{change}", exact)
+        before = change.before_bytes if change else source.size_bytes
+        after = change.after_bytes if change else variant.size_bytes
+        ratio = change.ratio if change else None
+        exact = f"{before:,} → {after:,} bytes (external weights included)"
+        self._add("Size", change.text if change else size(after), exact)
         parity = next(
             (p for r in reversed(reports) if (p := parity_of(r.get("report") or {}))), None
         )

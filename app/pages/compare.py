@@ -28,10 +28,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.compare_table import (
+from app.formatting import ms
+from app.report_export import PdfExport
+from app.widgets.compare_charts import CompareCharts, run_colour
+from app.workspace import Workspace
+from engines.floor.errors import BadInput
+from engines.report.comparison import (
     GROUPINGS,
     Row,
-    comparison_rows,
+    compare_runs,
     device_name,
     order_runs,
     run_header,
@@ -39,11 +44,6 @@ from app.compare_table import (
     to_csv,
     to_markdown,
 )
-from app.formatting import ms
-from app.report_export import PdfExport
-from app.widgets.compare_charts import CompareCharts, run_colour
-from app.workspace import Workspace
-from engines.floor.errors import BadInput
 from engines.store.db import RunRow
 
 #: A green tint that reads on light and dark backgrounds alike.
@@ -131,7 +131,7 @@ class ComparePage(QWidget):
         self.baseline_id: int | None = None
         self.rows: list[Row] = []
         self._widest_px = 0
-        #: Column order: see `compare_table.order_runs`; None until the user picks one
+        #: Column order: see `engines.report.comparison.order_runs`; None until the user picks one
         #: (then runs from several devices are grouped by model, so they sit together).
         self.grouping: str | None = None
         #: Run ids in the order they were added ("as added").
@@ -264,10 +264,17 @@ class ComparePage(QWidget):
                 runs.append(run)
                 samples[run_id] = store.samples(run_id)
         self._added = [run.id for run in runs]
-        self.runs, self.samples_ms = order_runs(runs, self._grouping(runs)), samples
-        if self.baseline_id not in self.run_ids():
-            self.baseline_id = runs[0].id if runs else None
+        self.samples_ms = samples
+        self._compare(runs)
         self._refresh()
+
+    def _compare(self, runs: list[RunRow]) -> None:
+        """The engine's comparison (the one `edgebench compare` prints): column order,
+        baseline (the first timed run unless one was picked) and rows."""
+        comparison = compare_runs(runs, self.baseline_id, self._grouping(runs))
+        self.runs = list(comparison.runs)
+        self.baseline_id = comparison.baseline_id
+        self.rows = list(comparison.rows)
 
     def _grouping(self, runs: list[RunRow]) -> str:
         if self.grouping is not None:
@@ -294,7 +301,7 @@ class ComparePage(QWidget):
     # ------------------------------------------------------------------ drawing
 
     def _refresh(self) -> None:
-        self.rows = comparison_rows(self.runs, self.baseline_id)
+        self._compare(list(self.runs))
         self._fill_baseline_combo()
         self.group_combo.blockSignals(True)
         self.group_combo.setCurrentIndex(list(GROUPINGS).index(self._grouping(self.runs)))

@@ -98,12 +98,8 @@ def key_figures(entry: dict[str, Any]) -> list[tuple[str, str]]:
     if "parity" in entry and "parity" not in figures:
         figures["parity"] = entry["parity"]  # FP32 exports keep parity beside their settings
     rows: list[tuple[str, str]] = []
-    if figures.get("size_ratio"):
-        before, after = (
-            size(figures.get("size_bytes_before")),
-            size(figures.get("size_bytes_after")),
-        )
-        rows.append(("Size", f"{before} → {after} ({figures['size_ratio']:.2f}× smaller)"))
+    # The variant's size is one figure against its source (engines.report.figures.
+    # size_change), shown by the caller, never this step's own before/after.
     parity = parity_of(figures)
     if parity and parity["cosine"] is not None:
         verdict = {True: "passed", False: "failed"}.get(parity["passed"], "")
@@ -221,6 +217,7 @@ class InspectionPanel(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
+        self._size: Any = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
         layout.setSpacing(12)
@@ -293,8 +290,10 @@ class InspectionPanel(QWidget):
             for r in range(self.io_table.rowCount())
         ]
 
-    def show_artifact(self, artifact: Any, parent: Any = None) -> None:
-        """Fill the panel from an ArtifactRow (None clears it)."""
+    def show_artifact(self, artifact: Any, parent: Any = None, size_change: Any = None) -> None:
+        """Fill the panel from an ArtifactRow (None clears it); a variant's `size_change`
+        (engines.report.figures) is its one size figure."""
+        self._size = size_change
         for box in (self.summary_box, self.io_box, self.ops_box):
             box.setVisible(artifact is not None)
         self.variant_box.setVisible(artifact is not None and artifact.parent_id is not None)
@@ -380,6 +379,9 @@ class InspectionPanel(QWidget):
         rows.append(("Settings", settings_text(entry)))
         if entry.get("data"):
             rows.append(("Data", str(entry["data"]).split("|")[0]))
+        change = self._size
+        if change is not None:
+            rows.append(("Size", f"{change.text} vs {change.source_name}"))
         rows += key_figures(entry)
         for name, text in rows:
             value = QLabel(text)
@@ -572,7 +574,13 @@ class ModelsPage(QWidget):
         self.shown_artifact_id = artifact_id
         row = self._rows.get(artifact_id) if artifact_id is not None else None
         parent = self._rows.get(row.parent_id) if row and row.parent_id else None
-        self.panel.show_artifact(row, parent)
+        change = None
+        if row is not None and row.parent_id is not None:
+            from engines.report.figures import size_change
+
+            with self.workspace.store() as store:
+                change = size_change(row, store)
+        self.panel.show_artifact(row, parent, change)
         if row is None and self.importing():
             self._show_import_state()
         for button in (self.compress_button, self.profile_button):

@@ -18,7 +18,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app.compare_table import device_name, spans_devices, trade_off_points
+from engines.report.comparison import device_name, spans_devices, trade_off_points
 from engines.report.figures import pareto_frontier
 from engines.report.palette import RUN_COLOURS
 from engines.store.db import RunRow

@@ -173,13 +173,18 @@ def number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def places_of(result: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
-    """Where each figure lives in an agent's `result` event (as the store keeps it)."""
+def places_of(
+    result: Mapping[str, Any] | None,
+    statistics: Mapping[str, Any] | None = None,
+    memory: Mapping[str, Any] | None = None,
+) -> dict[str, Mapping[str, Any]]:
+    """Where each figure lives in an agent's `result` event; the store keeps statistics
+    and memory beside the result, so a stored run passes them in."""
     result = result or {}
     evaluation = result.get("evaluation") or {}
     return {
-        "statistics": result.get("statistics") or {},
-        "memory": result.get("memory") or {},
+        "statistics": statistics or result.get("statistics") or {},
+        "memory": memory or result.get("memory") or {},
         "result": result,
         "classification": evaluation.get("classification") or {},
         "fidelity": evaluation.get("fidelity") or {},

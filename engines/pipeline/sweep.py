@@ -17,6 +17,7 @@ from typing import Any
 from engines.compress.recipe import Recipe, fp32
 from engines.devices.base import Device
 from engines.floor.spec import InputSpec, RunPolicy
+from engines.report.figures import accuracy_of
 from engines.store.db import Store
 
 RUNTIME_TARGETS = {"onnxruntime": "onnx", "litert": "tflite", "torch": "torch"}
@@ -34,19 +35,6 @@ class SweepRequest:
     policy: RunPolicy = field(default_factory=lambda: RunPolicy(min_s=1.0))
     trust_code: bool = False
     inputs: InputSpec = field(default_factory=InputSpec)
-
-
-def accuracy_of(evaluation: dict[str, Any] | None) -> tuple[str, float | None]:
-    """(what, value): labelled top-1 when there are labels, else fidelity cosine mean."""
-    if not evaluation:
-        return "", None
-    classification = evaluation.get("classification")
-    if classification and classification.get("top1") is not None:
-        return "top1", float(classification["top1"])
-    fidelity = evaluation.get("fidelity")
-    if fidelity and fidelity.get("cosine_mean") is not None:
-        return "cosine", float(fidelity["cosine_mean"])
-    return "", None
 
 
 def sweep(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engines.floor.units import factor
-from engines.store.db import RunRow
+from engines.store.db import ArtifactRow, RunRow, Store
 
 #: (key, where it is stored, field) for every number the summary table prints.
 NUMBER_SOURCES: tuple[tuple[str, str, str], ...] = (
@@ -34,6 +34,19 @@ NUMBER_SOURCES: tuple[tuple[str, str, str], ...] = (
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def accuracy_of(evaluation: dict[str, Any] | None) -> tuple[str, float | None]:
+    """(what, value): labelled top-1 when there are labels, else fidelity cosine mean."""
+    if not evaluation:
+        return "", None
+    classification = evaluation.get("classification")
+    if classification and classification.get("top1") is not None:
+        return "top1", float(classification["top1"])
+    fidelity = evaluation.get("fidelity")
+    if fidelity and fidelity.get("cosine_mean") is not None:
+        return "cosine", float(fidelity["cosine_mean"])
+    return "", None
 
 
 def evaluation_of(run: RunRow) -> dict[str, Any]:
@@ -142,3 +155,45 @@ def pareto_frontier(points: Sequence[tuple[float, float]]) -> list[int]:
         )
     ]
     return sorted(frontier, key=lambda i: (points[i][0], -points[i][1]))
+
+
+# ----------------------------------------------------------------------- a variant's size
+
+
+def _file_bytes(artifact: ArtifactRow) -> int:
+    """The model file with its external-data files: what a deployment ships."""
+    return int(artifact.size_bytes) + sum(int(f.get("bytes") or 0) for f in artifact.data_files)
+
+
+@dataclass(frozen=True)
+class SizeChange:
+    """A variant's file against the source model it was made from (the top of its
+    lineage, as loaded): the one size figure the wizard and the Models page show."""
+
+    before_bytes: int
+    after_bytes: int
+    source_name: str
+
+    @property
+    def ratio(self) -> float | None:
+        """before / after: 4.0 means the variant is a quarter of its source's size."""
+        return self.before_bytes / self.after_bytes if self.after_bytes else None
+
+    @property
+    def text(self) -> str:
+        from engines.floor.units import size
+
+        change = factor(self.after_bytes, self.before_bytes, "smaller", "larger")
+        return f"{size(self.before_bytes)} → {size(self.after_bytes)} ({change})"
+
+
+def size_change(variant: ArtifactRow, store: Store) -> SizeChange | None:
+    """None for a model that is not a variant."""
+    if variant.parent_id is None:
+        return None
+    root = variant
+    for _ in range(64):
+        if root.parent_id is None:
+            break
+        root = store.artifact(root.parent_id)
+    return SizeChange(_file_bytes(root), _file_bytes(variant), root.name)

@@ -14,7 +14,10 @@ import pytest
 from conftest import save_screenshot
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.compare_table import (
+from app.formatting import ms, size
+from app.pages.history import filter_runs
+from engines.floor.stats import summarize
+from engines.report.comparison import (
     GROUPINGS,
     accuracy_metric,
     comparison_rows,
@@ -23,9 +26,6 @@ from app.compare_table import (
     to_csv,
     to_markdown,
 )
-from app.formatting import ms, size
-from app.pages.history import filter_runs
-from engines.floor.stats import summarize
 from engines.report.figures import pareto_frontier
 from engines.store.db import RunRow
 
@@ -560,3 +560,70 @@ def test_history_page_screenshot(window, workspace, history_page, qtbot):
     assert history_page.table.item(0, 0).text() == str(failed)  # newest first
     qtbot.wait(50)
     save_screenshot(window, "history-page")
+
+
+def _evaluation_only(workspace, timed_id: int) -> int:
+    """The wizard's Evaluate kind of run: accuracy and a cold first inference, no timing."""
+    with workspace.store() as store:
+        timed = store.run(timed_id)
+        return store.add_run(
+            artifact_id=timed.artifact_id,
+            model_label=timed.model_label,
+            runtime=timed.runtime,
+            device="local",
+            spec={"runtime": timed.runtime, "measure": False},
+            result={
+                "load_ms": 3.0,
+                "first_ms": 0.05,  # a warm process: 246x "faster" than a timed run's cold one
+                "statistics": None,
+                "memory": {"model_file_bytes": 1000, "peak_rss_delta_bytes": 10},
+                "environment": {},
+                "evaluation": {"fidelity": {"cosine_mean": 0.99, "sqnr_db": 30.0}},
+            },
+        )
+
+
+def test_an_evaluation_only_run_is_never_divided_into_a_ratio(workspace):
+    from engines.report.comparison import NOT_TIMED, compare_runs
+
+    ids = _add_runs(workspace)
+    only = _evaluation_only(workspace, ids[0])
+    with workspace.store() as store:
+        runs = [store.run(only), store.run(ids[0])]
+    comparison = compare_runs(runs)
+    assert comparison.baseline_id == ids[0]  # the first timed run, not the first added
+    rows = {row.key: row for row in comparison.rows}
+    position = [run.id for run in comparison.runs].index(only)
+    for key in ("p50_ms", "first_ms", "load_ms", "peak_rss_delta_bytes", "throughput_per_s"):
+        cell = rows[key].cells[position]
+        assert cell.value is None and cell.text == NOT_TIMED and not cell.change, key
+        assert not any(c.is_best for c in rows[key].cells), key
+    # Its accuracy still compares with the baseline's.
+    assert rows["cosine_mean"].cells[position].change
+
+
+def test_edgebench_compare_prints_what_the_compare_page_shows(
+    window, workspace, compare_page, capsys
+):
+    import json
+
+    from app.cli import main
+
+    ids = _add_runs(workspace)
+    only = _evaluation_only(workspace, ids[1])
+    workspace.compare_requested.emit([*ids, only])
+    shown = compare_page.table_text()
+    db = ["--db", str(workspace.db_path)]
+    assert main([*db, "compare", *map(str, [*ids, only]), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["baseline_run_id"] == compare_page.baseline_id
+    assert [r["id"] for r in printed["runs"]] == compare_page.run_ids()
+    for figure in printed["figures"]:
+        texts = [
+            f"{c['text']} ({c['change']})" if c["change"] else c["text"] for c in figure["cells"]
+        ]
+        assert shown[figure["label"]] == texts, figure["label"]
+    assert main([*db, "compare", *map(str, ids), "--baseline", str(ids[2]), "--markdown"]) == 0
+    markdown = capsys.readouterr().out
+    assert markdown.startswith("| figure |") and "faster" in markdown
+    assert main([*db, "compare", str(ids[0]), "--baseline", "999"]) == 2

@@ -188,6 +188,8 @@ def test_wizard_builds_an_int8_static_variant(window, workspace, qtbot, tiny_mod
     rows = models.panel.variant_rows()
     assert rows["Step"] == "quantize-static"
     assert f"{report['parity']['cosine']:.5f}" in rows["Parity with source"]
+    # One size figure, the same words in the wizard and on the Models page.
+    assert result.value("Size") in rows["Size"] and "smaller" in rows["Size"]
     assert models.tree.currentItem().parent() is models._items[source_id]
     save_screenshot(window, "models-page-variant")
 
