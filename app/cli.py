@@ -53,7 +53,7 @@ class Progress:
         kind = event["type"]
         if kind == "log":
             self._line(event["message"])
-        elif kind == "progress" and event.get("phase") == "preparing":
+        elif kind == "preparing":
             # Import, demo training, export, data: one line per step, as it happens.
             message = str(event.get("message") or "")
             if message and message != self.preparing:
@@ -146,8 +146,9 @@ def _run_profile(
 
 
 def _summary_rows(result: dict[str, Any], outcome: dict[str, Any]) -> list[list[str]]:
+    from engines.floor.figures import run_summary
+
     st, mem = result["statistics"], result["memory"]
-    ci = st["median_ci95_ms"]
     env = result["environment"]
     return [
         ["model", outcome.get("model_label", outcome["model"])],
@@ -156,21 +157,14 @@ def _summary_rows(result: dict[str, Any], outcome: dict[str, Any]) -> list[list[
         ["inputs", json.dumps(result["input_shapes"])],
         *[["input default", note] for note in result.get("input_notes") or []],
         ["samples", f"{st['count']} timed runs (+{result['warmup']['runs']} warm-up)"],
-        ["p50 latency", f"{ms(st['p50_ms'])} ms  (95% CI {ms(ci[0])}-{ms(ci[1])})"],
-        ["p90 latency", f"{ms(st['p90_ms'])} ms"],
-        ["p99 latency", f"{ms(st['p99_ms'])} ms"],
-        ["mean ± std", f"{ms(st['mean_ms'])} ± {ms(st['std_ms'])} ms (population std)"],
-        ["CV", f"{st['cv']:.1%}"],
+        # The catalogue's figures (engines.floor.figures): the names and formats of the
+        # Profile page, Compare and the report.
+        *[[line.label, line.text] for line in run_summary(result)],
         ["min / max", f"{ms(st['min_ms'])} / {ms(st['max_ms'])} ms"],
-        ["throughput", f"{st['throughput_per_s']:.1f} inferences/s (batch {st['batch']} / mean)"],
-        ["load_ms", f"{ms(result['load_ms'])} ms (session creation)"],
-        ["first_ms", f"{ms(result['first_ms'])} ms (first inference, cold)"],
         [
-            "peak_rss_delta",
-            f"{size(mem['peak_rss_delta_bytes'])} (peak {size(mem['peak_rss_bytes'])}"
-            f" - before load {size(mem['rss_before_load_bytes'])})",
+            "peak memory",
+            f"{size(mem['peak_rss_bytes'])} (before load {size(mem['rss_before_load_bytes'])})",
         ],
-        ["model size", size(mem["model_file_bytes"])],
         ["CPU", f"{env['cpu_model']} ({env['logical_cores']} logical cores)"],
     ]
 

@@ -30,7 +30,7 @@ def _drive(events: Iterator[dict[str, Any]], final: str) -> dict[str, Any]:
         kind = event["type"]
         if kind == final:
             outcome = event
-        elif kind in ("progress", "log") and event.get("message"):
+        elif kind in ("progress", "log", "preparing") and event.get("message"):
             message = str(event["message"])
             task = message.split(":")[0]
             fraction = event.get("fraction")
@@ -172,7 +172,9 @@ def _export_plain(args: argparse.Namespace, store: Any) -> tuple[Any, list[dict[
 
 
 def _default_runtime(fmt: str) -> str:
-    return {"onnx": "onnxruntime", "tflite": "litert"}.get(fmt, "torch")
+    from engines.pipeline.evaluate import RUNTIME_FOR_FORMAT
+
+    return RUNTIME_FOR_FORMAT.get(fmt, "torch")
 
 
 def cmd_evaluate(args: argparse.Namespace, open_store: StoreFn) -> int:

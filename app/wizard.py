@@ -53,7 +53,6 @@ from app.workspace import Workspace
 
 MODEL_PAGE, PRESET_PAGE, SETTINGS_PAGE, RUN_PAGE, RESULT_PAGE = range(5)
 TARGETS = (("onnx", "ONNX"), ("tflite", "TFLite"), ("torch", "PyTorch (.pt2)"))
-RUNTIME_FOR_FORMAT = {"onnx": "onnxruntime", "tflite": "litert"}
 DATA_HELP = (
     "An .npz file (x, optional labels y), a folder of images, digits / digits-train, or "
     "synthetic:N (random inputs: they check the conversion, not accuracy). Leave it empty "
@@ -82,40 +81,12 @@ def evaluate_events(
     data: str | None = None,
     cancel: threading.Event | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Accuracy (labelled data) or fidelity (any data) of the source, then of the variant."""
-    from engines.compress.build import default_data, root_of
-    from engines.floor.errors import RunFailed
-    from engines.pipeline.profile import ProfileRequest, profile
+    """The pipeline's source-and-variant evaluation, with the job's own store connection."""
+    from engines.pipeline.evaluate import evaluate_variant
     from engines.store.db import Store
 
     with Store(db_path) as store:
-        variant = store.artifact(variant_id)
-        data = data or default_data(root_of(variant, store), "evaluation") or "synthetic:32"
-        for which, artifact_id in (("source", source_id), ("variant", variant_id)):
-            artifact = store.artifact(artifact_id)
-            yield {"type": "progress", "message": f"evaluating the {which} on {data}"}
-            request = ProfileRequest(
-                model=f"artifact:{artifact_id}",
-                runtime=RUNTIME_FOR_FORMAT.get(artifact.format, "torch"),
-                measure=False,
-                evaluate_data=data,
-            )
-            outcome: dict[str, Any] = {}
-            for event in profile(request, store, cancel=cancel):
-                if event["type"] == "error":
-                    raise RunFailed(
-                        f"evaluating the {which} failed: {event.get('message')}",
-                        str(event.get("details") or ""),
-                    )
-                if event["type"] in ("result", "stored"):
-                    outcome[event["type"]] = event
-            yield {
-                "type": "evaluation",
-                "which": which,
-                "data": data,
-                "evaluation": (outcome.get("result") or {}).get("evaluation") or {},
-                "run_id": (outcome.get("stored") or {}).get("run_id"),
-            }
+        yield from evaluate_variant(source_id, variant_id, store, data, cancel)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -4,6 +4,7 @@ and a guard that fails any test leaving a child process or a non-daemon thread b
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -39,14 +40,40 @@ settings.load_profile("edgebench")
 ENV_VARS_TO_CLEAR = ("EDGEBENCH_DB", "EDGEBENCH_ALLOW_FAULTS", "EDGEBENCH_TEST_FAULT")
 
 
+@pytest.fixture(scope="session")
+def trained_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo model trained once per test session (per xdist worker), in a home of its
+    own: its cache folder is copied into each test's home, so `demo:digits-cnn` costs a
+    test an import, not a training run. Tests of the training itself opt out with the
+    `fresh_demo` marker."""
+    home = tmp_path_factory.mktemp("trained-demo-home")
+    script = (
+        "from engines.floor import paths\n"
+        "from engines.models.refs import resolve\n"
+        "from engines.store.db import Store\n"
+        "with Store(paths.db_path()) as store:\n"
+        "    resolve('demo:digits-cnn', store)\n"
+    )
+    env = {**os.environ, "EDGEBENCH_HOME": str(home)}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, cwd=ROOT, timeout=600)
+    return home / "cache" / "demo"
+
+
 @pytest.fixture(autouse=True)
-def edgebench_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """EDGEBENCH_HOME in a fresh temp dir; EDGEBENCH_DB (and the fault switches) unset.
+def edgebench_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Path:
+    """EDGEBENCH_HOME in a fresh temp dir (with the session's trained demo in its cache);
+    EDGEBENCH_DB (and the fault switches) unset.
 
     Each variable is set before being deleted so monkeypatch records it and restores the
     "unset" state at teardown even if the code under test writes it (the CLI's --db does).
     """
-    home = tmp_path / "edgebench-home"
+    # Beside the test's tmp_path, not in it: tests list their tmp_path's contents.
+    home = tmp_path.with_name(tmp_path.name + "-edgebench-home")
+    if request.node.get_closest_marker("fresh_demo") is None:
+        demo = request.getfixturevalue("trained_demo")
+        shutil.copytree(demo, home / "cache" / "demo")
     monkeypatch.setenv("EDGEBENCH_HOME", str(home))
     for name in ENV_VARS_TO_CLEAR:
         monkeypatch.setenv(name, "")

@@ -1,8 +1,9 @@
 """The Profile page: pick models, runtimes and devices, run them, watch them live.
 
-Each (model, runtime, device) is one job through `Workspace.start_job`; the job opens its
-own store connection in its own thread. Each device has its own queue (one job at a time
-on a device, so runs there do not disturb each other); different devices run at once.
+The queue is the engine's job matrix (`engines.pipeline.matrix.run_matrix`), run as one
+GUI job: each device has its own queue (one job at a time on a device, so runs there do
+not disturb each other), different devices run at once, each with its own store
+connection. The page only shows what the matrix reports.
 Event slots only append to the live view's buffers; the view redraws from its own timer,
 so thousands of samples a second never stall the window. Finished jobs land in a results
 table with their summary and, on failure, the agent's message and details.
@@ -13,7 +14,6 @@ from __future__ import annotations
 import html
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -32,15 +32,13 @@ from app.pages.profile_jobs import (
     DEFAULT_DEVICE,
     DONE,
     FAILED,
-    HOST_KEY_ERRORS,
     NOT_RUN,
     PHASE_WORDS,
     QUEUED,
     RUNNING,
     ProfileJob,
-    close_events,
+    matrix_events,
     plan_jobs,
-    profile_events,
 )
 from app.pages.profile_results import (
     JobSummary,
@@ -56,18 +54,6 @@ from engines.floor.spec import RunPolicy
 from engines.store.db import ArtifactRow
 
 # ---------------------------------------------------------------------- the page
-
-
-@dataclass
-class DeviceLane:
-    """One device's queue while it runs: the opened device and its one running job."""
-
-    name: str
-    device: Any = None
-    job: ProfileJob | None = None
-    worker: EventWorker | None = None
-    #: The job that ends the device's shared connection once its queue is done.
-    closing: EventWorker | None = None
 
 
 class ProfilePage(QWidget):
@@ -87,8 +73,8 @@ class ProfilePage(QWidget):
         self.workspace = workspace
         self.jobs: list[ProfileJob] = []
         self._artifacts: list[ArtifactRow] = []
-        self._lanes: dict[str, DeviceLane] = {}
-        self._workers: dict[EventWorker, ProfileJob] = {}
+        #: The matrix job while a queue runs.
+        self._matrix: EventWorker | None = None
         #: The job the live view shows, and whether the user chose it (a selected row).
         self._live: ProfileJob | None = None
         self._pinned = False
@@ -273,12 +259,18 @@ class ProfilePage(QWidget):
             return
         self.jobs = jobs
         self._live, self._pinned = None, False
-        self._lanes = {name: DeviceLane(name) for name in dict.fromkeys(j.device for j in jobs)}
+        fault = os.environ.get("EDGEBENCH_TEST_FAULT") or None
+        for job in jobs:
+            # Hidden test switch, as in the CLI: the agent obeys it only when
+            # EDGEBENCH_ALLOW_FAULTS=1.
+            job.request = job.request or self.setup.request(
+                f"artifact:{job.artifact_id}", job.runtime, fault
+            )
         self.table.show_jobs(jobs)
         self.compare_button.setEnabled(False)
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self._start_next()
+        self._start_matrix(jobs)
 
     def cancel(self) -> None:
         """Stop the running jobs (on every device) and drop the rest of the queue."""
@@ -289,12 +281,11 @@ class ProfilePage(QWidget):
                 job.status = NOT_RUN
                 self.table.show_job(row, job)
         self.job_label.setText("Cancelling…")
-        for lane in self._lanes.values():
-            if lane.worker is not None:
-                lane.worker.cancel()
+        if self._matrix is not None:
+            self._matrix.cancel()
 
     def is_running(self) -> bool:
-        return bool(self._lanes)
+        return self._matrix is not None
 
     def results(self) -> list[ProfileJob]:
         """The jobs of the last queue, in order, with their status and figures."""
@@ -305,107 +296,66 @@ class ProfilePage(QWidget):
         return [j.run_id for j in self.jobs if j.status == DONE and j.run_id is not None]
 
     def running_jobs(self) -> list[ProfileJob]:
-        return [lane.job for lane in self._lanes.values() if lane.job is not None]
+        return [job for job in self.jobs if job.status == RUNNING]
 
-    def _start_next(self) -> None:
-        """Give every idle device its next queued job; a device with none left is closed."""
-        for lane in list(self._lanes.values()):
-            if lane.job is not None or lane.closing is not None:
-                continue
-            job = next((j for j in self.jobs if j.status == QUEUED and j.device == lane.name), None)
-            if job is None:
-                self._close_lane(lane)
-            else:
-                self._start_job(lane, job)
-        if not self._lanes:
-            self._queue_finished()
+    def _start_matrix(self, jobs: list[ProfileJob]) -> None:
+        from engines.pipeline.matrix import MatrixJob
 
-    def _open(self, lane: DeviceLane) -> bool:
-        """Open the lane's device once (no network: that happens in the jobs)."""
-        if lane.device is not None:
-            return True
-        from engines.devices.profile import open_device
-        from engines.floor.errors import BadInput
-        from profiles.devices import get_device
-
-        try:
-            lane.device = open_device(get_device(lane.name))
-            return True
-        except BadInput as exc:
-            error = {"error_type": "BadInput", "message": exc.message, "details": exc.details}
-            for row, job in enumerate(self.jobs):
-                if job.device == lane.name and job.status == QUEUED:
-                    job.status, job.error = FAILED, error
-                    self.table.show_job(row, job)
-            return False
-
-    def _start_job(self, lane: DeviceLane, job: ProfileJob) -> None:
-        if not self._open(lane):
-            self._start_next()
-            return
-        job.status = RUNNING
-        self.table.show_job(self.jobs.index(job), job)
-        # Hidden test switch, as in the CLI: the agent obeys it only when
-        # EDGEBENCH_ALLOW_FAULTS=1.
-        fault = os.environ.get("EDGEBENCH_TEST_FAULT") or None
-        request = job.request or self.setup.request(
-            f"artifact:{job.artifact_id}", job.runtime, fault
-        )
-        device = lane.device
-        workspace = self.workspace
+        matrix = [MatrixJob(index, job.device, job.request) for index, job in enumerate(jobs)]
+        db_path = self.workspace.db_path
 
         def connect(worker: EventWorker) -> None:
             # Before the thread starts, so nothing (not even an instant failure) is lost.
             # Bound methods of this page, not lambdas: PySide runs a lambda slot in the
             # sender's (the job's) thread, a bound method of a QObject in the GUI thread.
-            worker.on_cancel(device.cancel)
+            self._matrix = worker
             worker.event.connect(self._on_event)
-            worker.finished.connect(self._on_finished)
-            worker.failed.connect(self._on_failed)
-            self._workers[worker] = job
+            worker.finished.connect(self._on_matrix_ended)
+            worker.failed.connect(self._on_matrix_failed)
 
-        lane.job = job
-        lane.worker = workspace.start_job(
-            lambda cancel: profile_events(workspace, request, device, cancel),
-            f"profile {job.model} on {job.runtime} ({job.device})",
+        self.workspace.start_job(
+            lambda cancel: matrix_events(db_path, matrix, cancel),
+            f"profile {len(jobs)} job{'s' if len(jobs) != 1 else ''}",
             connect=connect,
         )
-        if not self._pinned or self._live is None:
-            self._show_live(job)
-        else:
-            self._show_job_label()
-
-    def _close_lane(self, lane: DeviceLane) -> None:
-        device = lane.device
-        if device is None or device.kind == "local":
-            self._lanes.pop(lane.name, None)
-            return
-
-        def connect(worker: EventWorker) -> None:
-            worker.finished.connect(self._on_lane_closed)
-            worker.failed.connect(self._on_lane_closed)
-
-        lane.closing = self.workspace.start_job(
-            lambda _cancel: close_events(device), f"disconnect {lane.name}", connect=connect
-        )
-
-    def _on_lane_closed(self, _error: Any = None) -> None:
-        sender = self.sender()
-        for name, lane in list(self._lanes.items()):
-            if lane.closing is sender:
-                del self._lanes[name]
-        if not self._lanes:
-            self._queue_finished()
+        self._show_job_label()
 
     # ------------------------------------------------------------------ events
 
     def _on_event(self, event: dict[str, Any]) -> None:
-        """Called for every event of every job (streamed ones come in batches): samples
-        go into the job's lists and, for the job on show, the live view's buffers; its
+        """Called for every event of the matrix (streamed ones come in batches): samples
+        go into their job's lists and, for the job on show, the live view's buffers; its
         own timer redraws the plots."""
-        job = self._workers.get(self.sender())
-        if job is not None:
-            self._handle(job, event)
+        if self.sender() is not self._matrix:
+            return
+        items = event["events"] if event["type"] == "batch" else [event]
+        for item in items:
+            self._on_matrix_event(item)
+        live = self._live
+        if event["type"] == "batch" and live is not None and live.progress is not None:
+            # Only the latest progress of a batch is drawn (a progress bar repaint is not
+            # free), and only once.
+            self._show_progress(live.progress)
+
+    def _on_matrix_event(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind == "job":
+            self._handle(self.jobs[event["job"]], event["event"])
+        elif kind == "job_started":
+            job = self.jobs[event["job"]]
+            job.status = RUNNING
+            self.table.show_job(event["job"], job)
+            if not self._pinned or self._live is None:
+                self._show_live(job)
+            else:
+                self._show_job_label()
+        elif kind == "job_ended":
+            job = self.jobs[event["job"]]
+            job.status = event["status"]
+            job.error = event.get("error") or (job.error if job.status != DONE else None)
+            if event.get("run_id") is not None:
+                job.run_id = int(event["run_id"])
+            self._job_ended(job)
 
     def _handle(self, job: ProfileJob, event: dict[str, Any]) -> None:
         live = job is self._live
@@ -427,6 +377,11 @@ class ProfilePage(QWidget):
                 self.live.add_memory(event["t_s"], event["rss_bytes"])
         elif kind == "progress":
             job.progress = event
+        elif kind == "preparing":
+            # Before the agent starts: "exporting to TFLite", "training the demo model…".
+            job.progress = {**event, "phase": "preparing"}
+            if live:
+                self._show_progress(job.progress)
         elif kind == "phase":
             job.progress = None
             job.phase = event["phase"]
@@ -443,50 +398,32 @@ class ProfilePage(QWidget):
         elif kind == "stored":
             job.run_id = int(event["run_id"])
 
-    def _on_finished(self) -> None:
-        job = self._workers.pop(self.sender(), None)
-        if job is None:
-            return
-        if job.result is not None:
-            job.status = DONE
-        elif job.error and job.error.get("error_type") == "cancelled":
-            job.status = CANCELLED
-        else:
-            job.status = FAILED
-            job.error = job.error or {"message": "the job ended without a result"}
-        self._job_ended(job)
+    def _on_matrix_ended(self) -> None:
+        self._matrix_over(None)
 
-    def _on_failed(self, error: dict[str, Any]) -> None:
-        job = self._workers.pop(self.sender(), None)
-        if job is None:
-            return
-        if error.get("error_type") == "cancelled":
-            job.status = CANCELLED
-            job.error = job.error or error
-        elif error.get("error_type") in HOST_KEY_ERRORS:
-            job.status = FAILED
-            job.error = {
-                **error,
-                "message": f"{error.get('message', '')}. Test {job.device} on the Devices "
-                "page to check its host key",
-            }
-            self._skip_device(job.device, job.error)
-        else:
-            job.status = FAILED
-            job.error = error
-        self._job_ended(job)
+    def _on_matrix_failed(self, error: dict[str, Any]) -> None:
+        self._matrix_over(error)
 
-    def _skip_device(self, device: str, error: dict[str, Any]) -> None:
-        """A device that cannot be trusted yet gets no more jobs from this queue."""
+    def _matrix_over(self, error: dict[str, Any] | None) -> None:
+        """The matrix job has ended: a job it never reported on is cancelled (Cancel) or
+        failed with the matrix's error; then the queue's summary."""
+        if self.sender() is not self._matrix:
+            return
+        self._matrix = None
+        cancelled = error is not None and error.get("error_type") == "cancelled"
         for row, job in enumerate(self.jobs):
-            if job.device == device and job.status == QUEUED:
-                job.status, job.error = NOT_RUN, error
+            if job.status in (RUNNING, QUEUED):
+                if job.status == QUEUED:
+                    job.status = NOT_RUN
+                else:
+                    job.status = CANCELLED if cancelled else FAILED
+                job.error = job.error or error or {"message": "the queue ended early"}
                 self.table.show_job(row, job)
+        if self._live is not None and self._live.status != RUNNING:
+            self.live.finish()
+        self._queue_finished()
 
     def _job_ended(self, job: ProfileJob) -> None:
-        lane = self._lanes.get(job.device)
-        if lane is not None and lane.job is job:
-            lane.job, lane.worker = None, None
         row = self.jobs.index(job)
         self.table.show_job(row, job)
         if job is self._live:
@@ -500,7 +437,6 @@ class ProfilePage(QWidget):
             self.summary.show_job(job)
         if job.run_id is not None:
             self.workspace.runs_changed.emit()
-        self._start_next()
         self._show_job_label()
 
     # ------------------------------------------------------------------ the live view

@@ -7,9 +7,9 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from app.workspace import Workspace
 from engines.store.db import ArtifactRow
 
 RUNTIMES = ("onnxruntime", "litert", "torch")
@@ -39,20 +39,13 @@ QUEUED, RUNNING, DONE, FAILED, CANCELLED, NOT_RUN = (
 BATCH_WINDOW_S = 0.03
 STREAMED = frozenset({"sample", "memory", "progress"})
 DEFAULT_DEVICE = "local-cpu"
-HOST_KEY_ERRORS = ("UnknownHostKey", "ChangedHostKey")
 
 
 def runtimes_for(fmt: str) -> list[str]:
     """Runtimes that open this format, or that a torch model can be exported to."""
-    from engines.export.runnable import EXPORT_TARGETS, TORCH_SOURCES
-    from engines.runtimes.registry import all_runtimes
+    from engines.pipeline.matrix import runtimes_for as matrix_runtimes
 
-    return [
-        rt.name
-        for rt in all_runtimes()
-        if fmt in rt.formats
-        or (fmt in TORCH_SOURCES and any(f in EXPORT_TARGETS for f in rt.formats))
-    ]
+    return matrix_runtimes(fmt)
 
 
 @dataclass
@@ -87,35 +80,28 @@ def plan_jobs(
     devices: Sequence[str] = (DEFAULT_DEVICE,),
     device_runtimes: Mapping[str, Sequence[str]] | None = None,
 ) -> list[ProfileJob]:
-    """Every checked model on every checked runtime that can take it, on every checked
-    device (a device that names its runtimes gets only those), model by model."""
-    allowed = device_runtimes or {}
-    return [
-        ProfileJob(artifact.id, artifact.name, runtime, device)
-        for artifact in artifacts
-        for runtime in runtimes
-        if runtime in runtimes_for(artifact.format)
-        for device in devices
-        if not allowed.get(device) or runtime in allowed[device]
-    ]
+    """The engine's job matrix (`engines.pipeline.matrix.plan`) as the page's rows: every
+    checked model on every checked runtime that can take it, on every checked device (a
+    device that names its runtimes gets only those), model by model."""
+    from engines.pipeline.matrix import plan
+
+    by_id = {a.id: a for a in artifacts}
+    cells = plan([(a.id, a.format) for a in artifacts], runtimes, devices, device_runtimes)
+    return [ProfileJob(aid, by_id[aid].name, runtime, device) for aid, runtime, device in cells]
 
 
-def profile_events(
-    workspace: Workspace, request: Any, device: Any, cancel: threading.Event | None = None
+def matrix_events(
+    db_path: Path, jobs: Sequence[Any], cancel: threading.Event | None = None
 ) -> Iterator[dict[str, Any]]:
-    """The job's generator, run in the job's thread with its own store connection
-    (sqlite connections must not cross threads)."""
-    from engines.pipeline.profile import profile
+    """The job matrix's events, in batches (run in the queue's own GUI job thread)."""
+    from engines.pipeline.matrix import run_matrix
 
-    with workspace.store() as store:
-        yield from batched(profile(request, store, device, cancel))
+    yield from batched(run_matrix(jobs, db_path, cancel))
 
 
-def close_events(device: Any) -> Iterator[dict[str, Any]]:
-    """End a device's shared connection when its queue is done (ssh -O exit: off the GUI
-    thread, like every call that reaches a device)."""
-    device.close()
-    yield {"type": "closed", "device": device.name}
+def _streamed(event: dict[str, Any]) -> bool:
+    inner = event.get("event") if event["type"] == "job" else event
+    return isinstance(inner, dict) and inner.get("type") in STREAMED
 
 
 def batched(
@@ -127,7 +113,7 @@ def batched(
     pending: list[dict[str, Any]] = []
     first_s = 0.0
     for event in events:
-        if event["type"] in STREAMED:
+        if _streamed(event):
             if not pending:
                 first_s = time.monotonic()
             pending.append(event)
@@ -136,7 +122,7 @@ def batched(
         if pending:
             yield {"type": "batch", "events": pending}
             pending = []
-        if event["type"] not in STREAMED:
+        if not _streamed(event):
             yield event
     if pending:
         yield {"type": "batch", "events": pending}

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.formatting import ms, size
+from app.formatting import ms
 from app.pages.profile_jobs import (
     DONE,
     FAILED,
@@ -85,76 +85,37 @@ class ResultsTable(QTableWidget):
             self.setItem(row, column, item)
 
 
-# (figure, tooltip with its definition from the README)
+#: Tooltips of the rows that are not catalogue figures.
 FIGURE_TIPS = {
-    "p50": "Median, nearest-rank sorted[floor(n*0.5)]",
-    "p50 95% CI": "Distribution-free 95% confidence interval of the median (binomial "
-    "order statistics)",
-    "p99": "Nearest-rank sorted[floor(n*0.99)]; a p99 claim needs at least 662 samples "
-    "(MLPerf early stopping)",
-    "mean ± std": "Mean and population standard deviation of the measured samples",
-    "CV": "std / mean; above 10% the machine was noisy or the model warms up slowly",
-    "throughput": "batch / mean latency",
-    "load_ms": "Session/interpreter creation, including delegates",
-    "first_ms": "The first inference, cold",
-    "peak_rss_delta": "peak_rss (the highest of all readings: RSS before and after load, "
-    "at phase boundaries, sampled, and the kernel's high-water marks) minus rss_before_load",
-    "model size": "model_file_bytes: the file the runtime opened",
-    "top-1 / top-5": "Labelled accuracy on the evaluation data, on this runtime",
     "inputs": "The shape of every input fed to the timed runs",
     "input default": "An input the run fed with a default (set it in the Inputs table)",
 }
-_FIDELITY_TIP = "Fidelity to the FP32 source model on the same inputs"
-FIGURE_TIPS["cosine (mean, min)"] = f"{_FIDELITY_TIP}: cosine similarity of the outputs"
-FIGURE_TIPS["SQNR"] = f"{_FIDELITY_TIP}: signal-to-quantization-noise ratio in dB"
-FIGURE_TIPS["top-1 agreement"] = f"{_FIDELITY_TIP}: share of inputs with the same top class"
 
 
 def summary_rows(job: ProfileJob) -> list[tuple[str, str]]:
-    """(figure, value) of a finished job, in the words of the README's definitions."""
+    """(figure, value) of a finished job: the catalogue's figures (engines.floor.figures,
+    the same names and formats as Compare, the CLI and the report), then its inputs."""
+    return [(name, value) for name, value, _tip in summary_lines(job)]
+
+
+def summary_lines(job: ProfileJob) -> list[tuple[str, str, str]]:
+    """(figure, value, definition) of a finished job."""
+    from engines.floor.figures import run_summary
+
     result = job.result or {}
-    stats, memory = job.statistics, result.get("memory") or {}
-    rows: list[tuple[str, str]] = []
-    if stats:
-        ci = stats.get("median_ci95_ms") or [None, None]
-        rows += [
-            ("p50", f"{ms(stats['p50_ms'])} ms"),
-            ("p50 95% CI", f"{ms(ci[0])} - {ms(ci[1])} ms"),
-            ("p99", f"{ms(stats['p99_ms'])} ms  ({stats['count']:,} samples)"),
-            ("mean ± std", f"{ms(stats['mean_ms'])} ± {ms(stats['std_ms'])} ms"),
-            ("CV", f"{stats['cv']:.1%}"),
-            ("throughput", f"{stats['throughput_per_s']:,.1f} inferences/s"),
-        ]
+    timed = bool(job.request.measure if job.request is not None else True)
+    lines = [
+        (line.label, line.text, line.definition)
+        for line in run_summary(result, timed, job.model_file_bytes)
+    ]
     if result:
-        rows += [
-            ("load_ms", f"{ms(result.get('load_ms'))} ms"),
-            ("first_ms", f"{ms(result.get('first_ms'))} ms"),
-            ("peak_rss_delta", size(memory.get("peak_rss_delta_bytes"))),
-            ("model size", size(memory.get("model_file_bytes", job.model_file_bytes))),
-        ]
         shapes = result.get("input_shapes") or {}
         if shapes:
-            rows.append(("inputs", ", ".join(f"{k} {list(v)}" for k, v in shapes.items())))
-        rows += [("input default", note) for note in result.get("input_notes") or []]
-    evaluation = result.get("evaluation") or {}
-    classification = evaluation.get("classification") or {}
-    if classification.get("top1") is not None:
-        top5 = classification.get("top5")
-        rows.append(
-            (
-                "top-1 / top-5",
-                f"{classification['top1']:.2%}" + (f" / {top5:.2%}" if top5 is not None else ""),
-            )
-        )
-    fidelity = evaluation.get("fidelity") or {}
-    if fidelity.get("cosine_mean") is not None:
-        rows.append(
-            ("cosine (mean, min)", f"{fidelity['cosine_mean']:.4f}, {fidelity['cosine_min']:.4f}")
-        )
-        rows.append(("SQNR", f"{fidelity['sqnr_db']:.1f} dB"))
-        if fidelity.get("top1_agreement") is not None:
-            rows.append(("top-1 agreement", f"{fidelity['top1_agreement']:.2%}"))
-    return rows
+            text = ", ".join(f"{k} {list(v)}" for k, v in shapes.items())
+            lines.append(("inputs", text, FIGURE_TIPS["inputs"]))
+        for note in result.get("input_notes") or []:
+            lines.append(("input default", note, FIGURE_TIPS["input default"]))
+    return lines
 
 
 class JobSummary(QWidget):
@@ -203,12 +164,12 @@ class JobSummary(QWidget):
         for warning in job.statistics.get("warnings", []):
             head += f"<br><small>Note: {html.escape(warning)}</small>"
         self.title.setText(head)
-        rows = summary_rows(job)
+        rows = summary_lines(job)
         self.figures.setRowCount(len(rows))
-        for row, (name, value) in enumerate(rows):
+        for row, (name, value, definition) in enumerate(rows):
             for column, text in enumerate((name, value)):
                 item = QTableWidgetItem(text)
-                item.setToolTip(f"{value}\n\n{FIGURE_TIPS.get(name, '')}".strip())
+                item.setToolTip(f"{value}\n\n{definition}".strip())
                 self.figures.setItem(row, column, item)
         self.figures.setVisible(bool(rows))
         details = ((job.error or {}).get("details") or "").strip()

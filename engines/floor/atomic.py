@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def write_atomically(dst: Path, write: Callable[[Path], None]) -> None:
+def write_atomically(dst: Path, write: Callable[[Path], object]) -> None:
     """`write(tmp)` a temp file next to `dst`, fsync it, rename it to `dst`.
 
     The temp name keeps dst's suffix (some writers pick the format from it). On any

@@ -148,6 +148,11 @@ FIGURES: tuple[Figure, ...] = (
         "higher", "points", "classification", "top1", timed=False, optional=True,
     ),
     Figure(
+        "top5", "top-5 accuracy", "%",
+        "Labelled top-5 accuracy on the evaluation data, on this runtime.",
+        "higher", "points", "classification", "top5", timed=False, optional=True,
+    ),
+    Figure(
         "cosine_mean", "fidelity (cosine mean)", "cosine",
         "Fidelity to the reference, the FP32 source model on the same inputs: mean cosine "
         "similarity of the outputs (1 = identical).",
@@ -158,6 +163,11 @@ FIGURES: tuple[Figure, ...] = (
         "Signal-to-quantization-noise ratio of the outputs against the FP32 reference, "
         "10*log10(signal / noise), in dB: higher is closer to the reference.",
         "higher", "db", "fidelity", "sqnr_db", timed=False, optional=True,
+    ),
+    Figure(
+        "top1_agreement", "top-1 agreement", "%",
+        "Share of inputs on which the variant's top class is the FP32 reference's.",
+        "higher", "points", "fidelity", "top1_agreement", timed=False, optional=True,
     ),
 )  # fmt: skip
 
@@ -231,3 +241,46 @@ def change_text(kind: ChangeKind, value: float, base: float) -> str:
     if kind == "db":
         return f"{value - base:+.1f} dB"
     return ""
+
+
+@dataclass(frozen=True)
+class SummaryLine:
+    """One line of a run's summary: the figure's label, its value in words, its definition."""
+
+    label: str
+    text: str
+    definition: str
+
+
+#: The figures a single run's summary shows (the Profile panel, `edgebench profile`).
+SUMMARY_KEYS = (
+    "p50_ms", "p90_ms", "p99_ms", "mean_ms", "cv", "throughput_per_s", "load_ms", "first_ms",
+    "peak_rss_delta_bytes", "model_file_bytes", "top1", "top5", "cosine_mean", "sqnr_db",
+    "top1_agreement",
+)  # fmt: skip
+
+
+def run_summary(
+    result: Mapping[str, Any] | None, timed: bool = True, file_bytes: float | None = None
+) -> list[SummaryLine]:
+    """A run's figures in catalogue words: the median with its 95% CI, p99 with its sample
+    count; figures the run does not have are left out."""
+    places = places_of(result)
+    statistics = places["statistics"]
+    lines: list[SummaryLine] = []
+    for key in SUMMARY_KEYS:
+        fig = BY_KEY[key]
+        value = value_of(fig, places, timed)
+        if value is None and key == "model_file_bytes":
+            value = file_bytes
+        if value is None:
+            continue
+        text = fig.text(value, places)
+        if key == "p50_ms":
+            ci = statistics.get("median_ci95_ms") or []
+            if len(ci) == 2 and ci[0] is not None and ci[0] != ci[1]:
+                text += f"  (95% CI {ms(ci[0])} to {ms(ci[1])} ms)"
+        elif key == "p99_ms" and number(statistics.get("count")) is not None:
+            text += f"  ({int(statistics['count']):,} samples)"
+        lines.append(SummaryLine(fig.label, text, fig.definition))
+    return lines

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,15 +129,14 @@ def _evaluation_data(
 
 
 def preparing(event: dict[str, Any]) -> dict[str, Any]:
-    """A preparation step's progress (import, demo training, export, data) as a `progress`
-    event of the `preparing` phase, with its words: what the CLI prints and the GUI shows."""
+    """A preparation step's progress (import, demo training, export, data) as a host-side
+    `preparing` event with its words and share done (None when the step cannot tell):
+    what the CLI prints and the GUI shows before the agent starts."""
     fraction = event.get("fraction")
     return {
-        "type": "progress",
-        "phase": "preparing",
+        "type": "preparing",
         "message": str(event.get("message", "")),
         "fraction": float(fraction) if isinstance(fraction, (int, float)) else None,
-        "done": 0,
     }
 
 
@@ -160,7 +159,7 @@ def profile(
     store: Store,
     device: Device | None = None,
     cancel: threading.Event | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     """Resolve, prepare (import, export, evaluation data), run on the device, store: yield
     preparation progress, the agent's events, then `stored` (run id) or the final `error`.
     Setting `cancel` or closing the generator stops whichever step is running."""

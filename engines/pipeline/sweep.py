@@ -166,7 +166,7 @@ def _profile_row(
                 row["error"] = event
             elif event["type"] == "stored":
                 row["run_id"] = event["run_id"]
-            elif event["type"] in ("log", "progress", "phase"):
+            elif event["type"] in ("log", "progress", "phase", "preparing"):
                 yield event
     except EdgeBenchError as exc:
         row["error"] = {"error_type": "failed", "message": exc.message}

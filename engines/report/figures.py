@@ -12,23 +12,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from engines.floor.figures import BY_KEY
 from engines.floor.units import factor
 from engines.store.db import ArtifactRow, RunRow, Store
 
-#: (key, where it is stored, field) for every number the summary table prints.
-NUMBER_SOURCES: tuple[tuple[str, str, str], ...] = (
-    ("p50_ms", "statistics", "p50_ms"),
-    ("p90_ms", "statistics", "p90_ms"),
-    ("p99_ms", "statistics", "p99_ms"),
-    ("mean_ms", "statistics", "mean_ms"),
-    ("std_ms", "statistics", "std_ms"),
-    ("cv", "statistics", "cv"),
-    ("count", "statistics", "count"),
-    ("throughput_per_s", "statistics", "throughput_per_s"),
-    ("load_ms", "result", "load_ms"),
-    ("first_ms", "result", "first_ms"),
-    ("peak_rss_delta_bytes", "memory", "peak_rss_delta_bytes"),
-    ("model_file_bytes", "memory", "model_file_bytes"),
+#: The catalogue keys the report's summary table and its JSON/CSV companions print.
+REPORT_KEYS = (
+    "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "cv", "count", "throughput_per_s",
+    "load_ms", "first_ms", "peak_rss_delta_bytes", "model_file_bytes",
+)  # fmt: skip
+#: (key, where it is stored, field) for every number the summary table prints: from the
+#: figure catalogue (engines.floor.figures); std_ms is the mean's companion.
+NUMBER_SOURCES: tuple[tuple[str, str, str], ...] = tuple(
+    (key, "statistics", "std_ms")
+    if key == "std_ms"
+    else (key, BY_KEY[key].place, BY_KEY[key].field)
+    for key in REPORT_KEYS
 )
 
 
@@ -96,13 +95,20 @@ def shared_accuracy_kind(runs: Sequence[RunRow]) -> str:
 
 
 def numbers(run: RunRow) -> dict[str, float | None]:
-    """Every stored number of the summary table, keyed with its unit."""
+    """Every stored number of the summary table, keyed with its unit; an evaluation-only
+    run has no timed ones (its load and first-inference times are not latency figures)."""
     places = {
         "statistics": run.statistics or {},
         "memory": run.memory or {},
         "result": run.result or {},
     }
-    return {key: _number(places[where].get(name)) for key, where, name in NUMBER_SOURCES}
+    timed = bool((run.spec or {}).get("measure", True))
+    return {
+        key: _number(places[where].get(name))
+        if timed or not (key == "std_ms" or BY_KEY[key].timed)
+        else None
+        for key, where, name in NUMBER_SOURCES
+    }
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,7 @@ def test_profile_table_output_and_no_store(tiny_models, capsys):
     code = main(["profile", str(tiny_models.tflite), "--runtime", "litert", *FAST, "--no-store"])
     captured = capsys.readouterr()
     assert code == EXIT_OK, captured.err
-    assert "p50 latency" in captured.out and "peak_rss_delta" in captured.out
+    assert "p50 latency" in captured.out and "peak memory (delta)" in captured.out
     assert "stored as run" not in captured.out
     assert main(["runs", "list", "--json"]) == EXIT_OK
     assert _json(capsys) == []
@@ -282,6 +282,7 @@ def test_profile_demo_model_on_litert(capsys, edgebench_home):
         assert store.run(payload2["run_id"]).artifact_id == run.artifact_id
 
 
+@pytest.mark.fresh_demo
 def test_inspect_demo_shows_each_training_epoch_as_it_trains(capsys):
     """A fresh store: the demo trains first and says so, epoch by epoch, on stderr."""
     assert main(["inspect", "demo:digits-cnn"]) == EXIT_OK

@@ -8,7 +8,6 @@ so even a failure raised before the first event reaches the page.
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -128,15 +127,13 @@ def test_a_device_test_and_an_adb_search_that_fail_at_once(workspace, qtbot, mon
     assert MESSAGE in page.form.found_note.text()
 
 
-def test_a_profile_job_and_a_device_disconnect_that_fail_at_once(
-    workspace, qtbot, monkeypatch, failure, tiny_models
-):
+def test_a_profile_queue_that_fails_at_once(workspace, qtbot, monkeypatch, failure, tiny_models):
     import app.pages.profile as profile_module
     from app.pages.profile import ProfilePage
-    from app.pages.profile_jobs import FAILED
+    from app.pages.profile_jobs import NOT_RUN
     from engines.models.artifacts import import_model
 
-    monkeypatch.setattr(profile_module, "profile_events", failure)
+    monkeypatch.setattr(profile_module, "matrix_events", failure)
     with workspace.store() as store:
         artifact_id = import_model(Path(tiny_models.onnx), store).id
     page = ProfilePage(workspace)
@@ -147,15 +144,45 @@ def test_a_profile_job_and_a_device_disconnect_that_fail_at_once(
     page.run()
     qtbot.waitUntil(lambda: not page.is_running(), timeout=WAIT_MS)
     (job,) = page.results()
-    assert job.status == FAILED and MESSAGE in job.error["message"]
+    assert job.status == NOT_RUN and MESSAGE in job.error["message"]
+    assert MESSAGE in page.table.item(0, page.table.STATUS).text()
     assert page.run_button.isEnabled() and not page.cancel_button.isEnabled()
-
-    # A remote device's queue ends with a disconnect job: its failure must not leave the
-    # queue "running" either.
-    monkeypatch.setattr(profile_module, "close_events", failure)
-    lane = profile_module.DeviceLane("board")
-    lane.device = SimpleNamespace(kind="ssh", name="board")
-    page._lanes = {"board": lane}
-    page._close_lane(lane)
+    page.run()  # usable: the queue starts again
     qtbot.waitUntil(lambda: not page.is_running(), timeout=WAIT_MS)
+    _idle(qtbot, workspace)
+
+
+def test_a_device_that_cannot_be_opened_fails_its_jobs_not_the_queue(
+    workspace, qtbot, tiny_models, monkeypatch
+):
+    """Inside the matrix: a device whose profile cannot be opened fails its own jobs with
+    the reason; another device's jobs still run."""
+    import engines.pipeline.matrix as matrix
+    from app.pages.profile import ProfilePage
+    from app.pages.profile_jobs import DONE, FAILED
+    from engines.floor.spec import RunPolicy
+    from engines.models.artifacts import import_model
+
+    real = matrix.open_named_device
+
+    def open_device(name):
+        if name == "board":
+            raise BadInput(MESSAGE)
+        return real(name)
+
+    monkeypatch.setattr(matrix, "open_named_device", open_device)
+    with workspace.store() as store:
+        artifact_id = import_model(Path(tiny_models.onnx), store).id
+    page = ProfilePage(workspace)
+    qtbot.addWidget(page)
+    workspace.artifacts_changed.emit()
+    page.select([artifact_id], ["onnxruntime"])
+    page.set_policy(RunPolicy(warmup_runs=1, warmup_min_s=0.05, min_runs=10, min_s=0.1))
+    jobs = page.planned_jobs()
+    board = type(jobs[0])(artifact_id, jobs[0].model, "onnxruntime", "board")
+    page.run([*jobs, board])
+    qtbot.waitUntil(lambda: not page.is_running(), timeout=60_000)
+    local, failed = page.results()
+    assert local.status == DONE, local.error
+    assert failed.status == FAILED and MESSAGE in failed.error["message"]
     _idle(qtbot, workspace)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from conftest import save_screenshot
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
@@ -119,6 +120,7 @@ def _training_events(job) -> list[str]:
     return messages
 
 
+@pytest.mark.fresh_demo
 def test_the_demo_trains_with_its_epochs_on_the_models_page(window, workspace, qtbot):
     window.show_page("Models")
     page = window.pages["Models"]
@@ -136,6 +138,7 @@ def test_the_demo_trains_with_its_epochs_on_the_models_page(window, workspace, q
     assert page.tree.topLevelItemCount() == 1 and not page.empty_hint.isVisible()
 
 
+@pytest.mark.fresh_demo
 def test_cancel_on_the_models_page_stops_the_training(window, workspace, qtbot):
     page = window.pages["Models"]
     job = window.load_model("demo:digits-cnn")
@@ -152,6 +155,7 @@ def test_cancel_on_the_models_page_stops_the_training(window, workspace, qtbot):
     assert page.empty_hint.isVisible()
 
 
+@pytest.mark.fresh_demo
 def test_closing_the_window_while_the_demo_trains_ends_it_quickly(window, workspace, qtbot):
     page = window.pages["Models"]
     job = window.load_model("demo:digits-cnn")
