@@ -66,6 +66,7 @@ bench: setup corpus-fetch
 	$(PY) tests/benchmarks/bench_report.py
 	$(PY) tests/benchmarks/bench_devices.py
 	$(PY) tests/benchmarks/bench_corpus.py
+	QT_QPA_PLATFORM=offscreen $(PY) tests/benchmarks/bench_pipeline.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

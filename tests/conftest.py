@@ -54,7 +54,8 @@ def trained_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "with Store(paths.db_path()) as store:\n"
         "    resolve('demo:digits-cnn', store)\n"
     )
-    env = {**os.environ, "EDGEBENCH_HOME": str(home)}
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS_TO_CLEAR}
+    env["EDGEBENCH_HOME"] = str(home)
     subprocess.run([sys.executable, "-c", script], env=env, check=True, cwd=ROOT, timeout=600)
     return home / "cache" / "demo"
 

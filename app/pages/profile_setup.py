@@ -152,6 +152,13 @@ class SetupPanel(QWidget):
             state = Qt.CheckState.Checked if name in checked else Qt.CheckState.Unchecked
             item.setCheckState(state)
             tip = where
+            unusable = _unusable(device)
+            if unusable:
+                # Greyed with the reason: a device that cannot run is never queued.
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
+                item.setCheckState(Qt.CheckState.Unchecked)
+                item.setText(f"{name}  ·  unavailable here")
+                tip = f"{where}\n{unusable}"
             if device is not None and device.runtimes:
                 tip += f"\nruns only: {', '.join(device.runtimes)}"
             if device is not None and device.notes:
@@ -165,6 +172,7 @@ class SetupPanel(QWidget):
             str(item.data(Qt.ItemDataRole.UserRole))
             for item in map(self.devices.item, range(self.devices.count()))
             if item.checkState() == Qt.CheckState.Checked
+            and item.flags() & Qt.ItemFlag.ItemIsEnabled
         ]
 
     def select_devices(self, names: Sequence[str]) -> None:
@@ -264,6 +272,18 @@ class SetupPanel(QWidget):
             evaluate_data=self.evaluate_data(),
             fault=fault,
         )
+
+
+def _unusable(device: Any) -> str | None:
+    """Why a device profile cannot run here, when that is known without connecting: a
+    local CUDA profile on a machine without an NVIDIA driver."""
+    if device is None or device.kind != "local":
+        return None
+    if getattr(device.connection, "accelerator", "cpu") != "cuda":
+        return None
+    from engines.devices.local import cuda_driver_missing
+
+    return cuda_driver_missing()
 
 
 def _tree_order(artifacts: Sequence[ArtifactRow]) -> list[tuple[ArtifactRow, int]]:

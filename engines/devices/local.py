@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Generator, Iterator
+from pathlib import Path
 from typing import Any
 
 from engines.devices.base import Device, PhaseBudgets
@@ -170,6 +171,19 @@ class LocalDevice(Device):
         message, signal_used = crash_message(returncode, phase)
         extra = {"signal": signal_used} if signal_used else {"exit_code": returncode}
         return error_event("crashed", phase, f"the agent {message}", details, **extra)
+
+
+#: Where an NVIDIA driver shows itself on Linux; with none of them no runtime can use CUDA.
+NVIDIA_DRIVER_FILES = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0")
+
+
+def cuda_driver_missing() -> str | None:
+    """Why this machine cannot run on a CUDA GPU at all, read from the file system alone
+    (instant, no runtime imported); None when a driver is present (a runtime may still
+    lack CUDA: `cuda_check` and `edgebench devices test local-cuda` ask each one)."""
+    if any(Path(p).exists() for p in NVIDIA_DRIVER_FILES):
+        return None
+    return "no NVIDIA GPU driver on this machine (" + ", ".join(NVIDIA_DRIVER_FILES) + " absent)"
 
 
 def cuda_check() -> Any:

@@ -119,7 +119,7 @@ class BenchSpec:
         return spec
 
 
-class RunStatus(enum.StrEnum):
+class RunStatus(str, enum.Enum):
     """What became of a stored run: the one set of words the store, CLI and GUI use."""
 
     OK = "ok"

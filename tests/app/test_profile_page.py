@@ -557,3 +557,20 @@ def test_rerun_replays_the_stored_spec_not_the_pages_settings(page, workspace, q
     assert new.spec["threads"] == 1 and new.spec["policy"]["min_runs"] == 12
     assert new.spec["evaluate"]["source"] == "synthetic:8"
     assert (new.result or {}).get("evaluation")
+
+
+def test_a_cuda_device_without_a_gpu_is_greyed_with_the_reason(page):
+    from engines.devices.local import cuda_driver_missing
+
+    reason = cuda_driver_missing()
+    if reason is None:
+        pytest.skip("this machine has an NVIDIA driver: local-cuda may run here")
+    items = {
+        page.setup.devices.item(i).data(Qt.ItemDataRole.UserRole): page.setup.devices.item(i)
+        for i in range(page.setup.devices.count())
+    }
+    cuda = items["local-cuda"]
+    assert not cuda.flags() & Qt.ItemFlag.ItemIsEnabled
+    assert reason in cuda.toolTip() and "unavailable here" in cuda.text()
+    page.select_devices(["local-cpu", "local-cuda"])
+    assert page.setup.checked_devices() == ["local-cpu"]  # never queued
