@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.db:
         os.environ["EDGEBENCH_DB"] = args.db
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("EdgeBench")
     app.setOrganizationName("EdgeBench")
     app.setStyle("Fusion")  # follows the system's light or dark scheme (Qt 6.5+)

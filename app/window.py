@@ -96,13 +96,15 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        open_action = QAction("&Open model…", self, shortcut=QKeySequence.StandardKey.Open)
+        open_action = QAction(
+            "&Open model…", self, shortcut=QKeySequence(QKeySequence.StandardKey.Open)
+        )
         open_action.triggered.connect(self.open_model_dialog)
         file_menu.addAction(open_action)
         self.recent_menu = file_menu.addMenu("Open &recent")
         self._fill_recent()
         file_menu.addSeparator()
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence(QKeySequence.StandardKey.Quit))
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
 
@@ -239,7 +241,7 @@ class MainWindow(QMainWindow):
         value = self.settings.value("models/recent", [])
         if isinstance(value, str):
             return [value]
-        return [str(v) for v in value or []]
+        return [str(v) for v in value] if isinstance(value, list) else []
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()

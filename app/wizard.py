@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -295,6 +295,7 @@ class PresetPage(QWizardPage):
 
         kind = model_kind(self.source.format) if self.source else None
         model = self.target.model()
+        assert isinstance(model, QStandardItemModel)  # a QComboBox's own model
         for index, (key, _) in enumerate(TARGETS):
             allowed = kind != "onnx" or key == "onnx"
             flags = model.item(index).flags()
@@ -399,9 +400,9 @@ class SettingsPage(QWizardPage):
         self._wizard = wizard
         self.setButtonText(QWizard.WizardButton.NextButton, "Compress")
         layout = QVBoxLayout(self)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        layout.addWidget(self.scroll, 1)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        layout.addWidget(self.scroll_area, 1)
         bottom = QHBoxLayout()
         self.error = _warning()
         reset = QPushButton("Reset to preset")
@@ -436,7 +437,7 @@ class SettingsPage(QWizardPage):
             column.addWidget(box)
             self.forms.append(form)
         column.addStretch(1)
-        self.scroll.setWidget(content)
+        self.scroll_area.setWidget(content)
         self._built_for = self._wizard.preset_name
 
     def reset(self) -> None:
@@ -700,7 +701,7 @@ class ResultPage(QWizardPage):
         kind = "labelled samples" if labelled else "samples without labels (fidelity only)"
         lines = [f"Data: {data}, {variant.get('count', '?')} {kind}"]
         top1 = [(e.get("classification") or {}).get("top1") for e in (source, variant)]
-        if None not in top1:
+        if top1[0] is not None and top1[1] is not None:
             delta = (top1[1] - top1[0]) * 100
             lines.append(f"top-1 accuracy {top1[0]:.2%} → {top1[1]:.2%} ({delta:+.2f} points)")
             self.numbers["accuracy_delta_points"] = delta

@@ -21,7 +21,7 @@ EventFactory = Callable[[threading.Event], Iterator[dict[str, Any]]]
 class EventWorker(QObject):
     """One job: `event` per engine event, then exactly one of `finished` / `failed`."""
 
-    event = Signal(object)
+    event = Signal(object)  # type: ignore[assignment]  # a signal named for what it carries
     finished = Signal()
     failed = Signal(object)  # {"message", "details", "error_type"}
 

@@ -357,8 +357,12 @@ class InspectionPanel(QWidget):
         rows += [("output", t) for t in inspection.get("outputs") or []]
         self.io_table.setRowCount(len(rows))
         for r, (kind, tensor) in enumerate(rows):
-            cells = (kind, tensor.get("name", ""), shape_text(tensor.get("shape")))
-            cells += (str(tensor.get("dtype", "")),)
+            cells = (
+                kind,
+                str(tensor.get("name", "")),
+                shape_text(tensor.get("shape")),
+                str(tensor.get("dtype", "")),
+            )
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if c == 2:
@@ -545,8 +549,8 @@ class ModelsPage(QWidget):
         wanted = self.shown_artifact_id or self.workspace.current_artifact_id
         if wanted in self._items:
             self.select_artifact(wanted)
-        elif rows:
-            self.tree.setCurrentItem(self.tree.topLevelItem(0))
+        elif rows and (first := self.tree.topLevelItem(0)) is not None:
+            self.tree.setCurrentItem(first)
         else:
             self._show(None)
 

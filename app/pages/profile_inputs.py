@@ -86,8 +86,8 @@ class InputsBox(QGroupBox):
         self.table.setRowCount(len(unique))
         for r, entry in enumerate(unique):
             name = str(entry.get("name", ""))
-            declared = _shape_text(entry.get("shape"))
-            item = QTableWidgetItem(f"{name}\n{declared}")
+            shape = _shape_text(entry.get("shape"))
+            item = QTableWidgetItem(f"{name}\n{shape}")
             item.setData(Qt.ItemDataRole.UserRole, name)
             item.setToolTip(f"{name}: {declared}, {entry.get('dtype', '')}")
             item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)

@@ -144,7 +144,8 @@ class SetupPanel(QWidget):
         self.device_runtimes = {name: p.runtimes for name, p in profiles.items()}
         self.devices.blockSignals(True)
         self.devices.clear()
-        for name, device in (profiles or {DEFAULT_DEVICE: None}).items():
+        shown: dict[str, Any] = dict(profiles) or {DEFAULT_DEVICE: None}
+        for name, device in shown.items():
             where = device.describe() if device is not None else "this machine (cpu)"
             item = QListWidgetItem(f"{name}  ·  {where}")
             item.setData(Qt.ItemDataRole.UserRole, name)

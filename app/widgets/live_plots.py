@@ -236,7 +236,8 @@ class LatencyTrace(LivePlot):
     def draw(self, samples_ms: np.ndarray, figures: RunningFigures | None) -> None:
         n = len(samples_ms)
         if self._index.size < n:  # x values are reused between redraws, only grown
-            self._index.extend(np.arange(self._index.size, max(n, 2 * self._index.size)))
+            grown = np.arange(self._index.size, max(n, 2 * self._index.size), dtype=float)
+            self._index.extend(grown)  # type: ignore[arg-type]  # an array is a sequence
         self.curve.setData(self._index.view()[:n], samples_ms, skipFiniteCheck=True)
         if figures is not None:
             self.fit(0, n, 0, figures.max_ms)

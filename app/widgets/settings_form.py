@@ -98,7 +98,7 @@ class FloatSpinBox(QDoubleSpinBox):
         except ValueError:
             return self.value()
 
-    def validate(self, text: str, pos: int) -> object:
+    def validate(self, text: str, pos: int) -> object:  # type: ignore[override]  # PySide takes a tuple
         from PySide6.QtGui import QValidator
 
         body = text.replace(self.suffix(), "").strip()

@@ -9,6 +9,7 @@ finished: a cancelled or failed build leaves no artifact and no row behind.
 
 from __future__ import annotations
 
+import json
 import platform
 import shutil
 import tempfile
@@ -20,8 +21,9 @@ from typing import Any
 
 from engines.compress.catalogue import step_class
 from engines.compress.recipe import Recipe, RecipeStep
-from engines.evaluate.npz import INPUT_ARRAY
+from engines.evaluate.npz import INPUT_ARRAY, write_npz
 from engines.floor import paths
+from engines.floor.atomic import write_atomically
 from engines.floor.errors import BadInput
 from engines.floor.spec import InputSpec
 from engines.models import sniff as formats
@@ -178,7 +180,6 @@ def multi_input_data(
     cache (`input:NAME` arrays, samples on axis 0): seeded synthetic feeds (the profile's
     rules: named dims bound, masks ones, ids below their table) or an .npz keyed by name."""
     import hashlib
-    import json
 
     import numpy as np
 
@@ -233,13 +234,18 @@ def multi_input_data(
             f"{source.name} has {len(inputs)} inputs; its calibration data must be "
             f"synthetic[:N] or an .npz keyed by input name, not {data!r}",
         )
-    tmp = out.with_suffix(".tmp.npz")
-    np.savez(tmp, **{INPUT_ARRAY + n: a for n, a in arrays.items()})  # type: ignore[arg-type]
-    tmp.replace(out)
+    columns = {INPUT_ARRAY + n: a for n, a in arrays.items()}
+    write_npz(out, columns)
     count = int(next(iter(arrays.values())).shape[0])
     made = {"path": str(out), "count": count, "labelled": False, "description": description}
-    meta.write_text(json.dumps(made))
+    write_atomically(meta, lambda tmp: tmp.write_text(json.dumps(made)))
     return made
+
+
+def _json_writer(value: Any) -> Any:
+    """A `write_atomically` writer of `value` as JSON."""
+    text = json.dumps(value)
+    return lambda tmp: tmp.write_text(text)
 
 
 def prepare_data(
@@ -252,7 +258,6 @@ def prepare_data(
 ) -> Iterator[dict[str, Any]]:
     """Load a data source for a model into an .npz in the cache; yields progress, then `data`."""
     import hashlib
-    import json
 
     inputs = source_inputs(source, asked)
     if not inputs:
@@ -304,9 +309,7 @@ def prepare_data(
     for event in iter_task("prepare_data", payload, cancel=cancel):
         if event["type"] == "done":
             result = event["result"]
-            tmp = meta.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(result))
-            tmp.replace(meta)
+            write_atomically(meta, _json_writer(result))
             yield {"type": "data", **result}
         else:
             yield event

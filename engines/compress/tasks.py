@@ -264,11 +264,11 @@ def reference_outputs_multi(payload: dict[str, Any], progress: Progress) -> dict
     session.close()
     refs = [np.concatenate(parts).astype(np.float32) for parts in zip(*outputs, strict=True)]
     out = Path(payload["out_path"])
-    tmp = out.with_suffix(".tmp.npz")
+    from engines.evaluate.npz import write_npz
+
     columns: dict[str, Any] = {INPUT_ARRAY + k: v for k, v in arrays.items()}
     columns.update({f"ref_{i}": r for i, r in enumerate(refs)})
-    np.savez(tmp, **columns)
-    tmp.replace(out)
+    write_npz(out, columns)
     return {"path": str(out), "count": count}
 
 

@@ -13,6 +13,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from engines.floor.atomic import write_atomically
+
 ENGINES_DIR = Path(__file__).resolve().parents[1]
 _FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 
@@ -54,7 +56,5 @@ def build_bundle(out_dir: Path) -> Bundle:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"agent-{sha[:16]}.zip"
     if not path.is_file() or path.stat().st_size != len(data):
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        write_atomically(path, lambda tmp: tmp.write_bytes(data))
     return Bundle(path, sha, len(data))

@@ -25,7 +25,6 @@ arrays, never pickles.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from engines.evaluate.npz import load_eval_npz as load_eval_npz
 from engines.evaluate.npz import load_multi_input_npz as load_multi_input_npz
 from engines.evaluate.npz import read_npz as _read_npz
 from engines.evaluate.npz import sample_feed as sample_feed
+from engines.evaluate.npz import write_npz
 from engines.evaluate.preprocess import Preprocessing, for_model, static_dim
 from engines.floor.errors import BadInput
 
@@ -316,7 +316,7 @@ def save_npz(
     """Write x, y (if any), classes (if any) and ref_0, ref_1 ... atomically; returns the path.
 
     Each reference output must have one row per sample (axis 0 = sample). The file is
-    written to a temporary file in the same folder and moved into place with os.replace.
+    written with the floor's atomic writer (a temp file beside it, fsync, rename).
     """
     out = Path(path)
     n = int(data.x.shape[0])
@@ -336,18 +336,5 @@ def save_npz(
         if ref.dtype == object:
             raise BadInput(f"reference output {i} is an object array", "pass numeric arrays")
         arrays[f"ref_{i}"] = ref
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)  # type: ignore[arg-type]  # stub: allow_pickle kwarg
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_npz(out, arrays)
     return out

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engines.floor.atomic import write_atomically
 from engines.floor.errors import BadInput
 
 
@@ -113,3 +114,15 @@ def sample_feed(
         name: (a[index] if ranks.get(name, a.ndim) == 0 else a[index : index + 1])
         for name, a in arrays.items()
     }
+
+
+def write_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> Path:
+    """Save arrays as an .npz atomically (the floor's writer), whatever the file's name."""
+    out = Path(path)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:  # a handle: numpy adds no .npz suffix to it
+            np.savez(handle, **arrays)  # type: ignore[arg-type]
+
+    write_atomically(out, write)
+    return out

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engines.floor.atomic import write_atomically
 from engines.floor.errors import BadInput
 
 RECIPE_VERSION = 2
@@ -96,9 +97,7 @@ def build_demo(payload: dict[str, Any], progress: Callable[..., None]) -> dict[s
     progress("saving the demo model", None)
     program = torch.export.export(model, (torch.zeros(1, 1, 8, 8),))
     out = Path(payload["out_path"])
-    tmp = out.with_suffix(".tmp.pt2")
-    torch.export.save(program, str(tmp))
-    tmp.replace(out)
+    write_atomically(out, lambda tmp: torch.export.save(program, str(tmp)))
     meta = {
         "demo": name,
         "recipe_version": RECIPE_VERSION,
@@ -109,5 +108,6 @@ def build_demo(payload: dict[str, Any], progress: Callable[..., None]) -> dict[s
         "torch": torch.__version__,
         "preprocessing": {"layout": "NCHW", "size": [8, 8], "scale": "pixel / 16"},
     }
-    out.with_suffix(".json").write_text(json.dumps(meta, indent=2))
+    text = json.dumps(meta, indent=2)
+    write_atomically(out.with_suffix(".json"), lambda tmp: tmp.write_text(text))
     return meta

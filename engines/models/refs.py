@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engines.floor import paths
+from engines.floor.atomic import write_atomically
 from engines.floor.errors import BadInput
 from engines.models.artifacts import import_model
 from engines.store.db import ArtifactRow, Store
@@ -110,7 +111,8 @@ def _zoo(
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}-{weights}.json"
     if not path.is_file():
-        path.write_text(json.dumps(descriptor(name, weights), indent=2))
+        text = json.dumps(descriptor(name, weights), indent=2)
+        write_atomically(path, lambda tmp: tmp.write_text(text))
     label = f"zoo:{name}" + (" (pretrained)" if weights == PRETRAINED else " (random weights)")
     return import_model(
         Path(path), store, name=label, origin="zoo", progress=progress, cancel=cancel
