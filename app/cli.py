@@ -267,7 +267,7 @@ def _rerun(args: argparse.Namespace) -> int:
         run = store.run(args.id)
         if run.artifact_id is None:
             raise BadInput(f"run {run.id} has no stored model to run again")
-        request = ProfileRequest.replaying(run)
+        request = ProfileRequest.replaying(run, store)
     args.json = getattr(args, "json", False)
     print(f"running run {run.id} again on {run.device or 'local-cpu'}", file=sys.stderr)
     device_name = "local-cpu" if run.device in ("", "local") else run.device

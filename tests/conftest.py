@@ -72,7 +72,8 @@ def edgebench_home(
     """
     # Beside the test's tmp_path, not in it: tests list their tmp_path's contents.
     home = tmp_path.with_name(tmp_path.name + "-edgebench-home")
-    if request.node.get_closest_marker("fresh_demo") is None:
+    wanted = os.environ.get("EDGEBENCH_TEST_TRAINED_DEMO", "1") != "0"
+    if wanted and request.node.get_closest_marker("fresh_demo") is None:
         demo = request.getfixturevalue("trained_demo")
         shutil.copytree(demo, home / "cache" / "demo")
     monkeypatch.setenv("EDGEBENCH_HOME", str(home))

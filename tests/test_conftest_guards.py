@@ -59,6 +59,7 @@ def test_leak_guard_reports_children_and_threads(tmp_path):
             "HOME": str(env_home),
             "EDGEBENCH_DB": "/nonexistent",
             "EDGEBENCH_TEST_SETTLE_S": "1.5",
+            "EDGEBENCH_TEST_TRAINED_DEMO": "0",  # its throwaway tests never load the demo
         },
     )
     out = proc.stdout

@@ -226,7 +226,7 @@ class ProfilePage(QWidget):
                 if run.artifact_id is None:
                     continue
                 try:
-                    request = ProfileRequest.replaying(run)
+                    request = ProfileRequest.replaying(run, store)
                 except BadInput as exc:
                     refused.append(exc.message)
                     continue

@@ -41,9 +41,11 @@ class ProfileRequest:
     evaluate_limit: int | None = None
 
     @classmethod
-    def replaying(cls, run: Any) -> ProfileRequest:
+    def replaying(cls, run: Any, store: Store | None = None) -> ProfileRequest:
         """The request that runs a stored run's spec again: the same model file, runtime,
-        threads, batch, accelerator, inputs, policy and evaluation data."""
+        threads, batch, accelerator, inputs, policy and evaluation data. A run of a torch
+        model's cached FP32 export names the model it was asked for (so the new run has the
+        same label); the pipeline finds the same cached export again."""
         try:
             spec = BenchSpec.from_dict(dict(run.spec))
         except (KeyError, TypeError, ValueError) as exc:
@@ -54,8 +56,13 @@ class ProfileRequest:
                 "profile its model afresh instead",
             ) from None
         evaluate = spec.evaluate or {}
+        model_id = run.artifact_id
+        if store is not None and model_id is not None:
+            artifact = store.artifact(model_id)
+            if artifact.source == "export" and artifact.parent_id is not None:
+                model_id = artifact.parent_id
         return cls(
-            model=f"artifact:{run.artifact_id}",
+            model=f"artifact:{model_id}",
             runtime=spec.runtime,
             threads=spec.threads,
             batch=spec.batch,

@@ -364,6 +364,7 @@ def test_an_abbreviated_option_is_refused_not_guessed(tmp_path, capsys):
     assert "unrecognized arguments: --input-sh" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_torchscript_model_with_an_int_argument_profiles_with_flags_alone(tmp_path, capsys):
     import torch
 
@@ -499,3 +500,19 @@ def test_a_profile_evaluates_on_what_the_model_knows_unless_told_not_to(capsys):
     assert run["statistics"]["p50_ms"] > 0
     bare = _profile_json(capsys, "demo:digits-cnn", "onnxruntime", "--no-evaluate")
     assert bare["evaluation"] is None
+
+
+@pytest.mark.slow
+def test_rerun_of_an_exported_torch_model_keeps_its_label_and_its_export(capsys):
+    """A demo run on ONNX Runtime ran the cached FP32 export; running it again names the
+    demo (same label on History and Compare) and reuses the same export."""
+    from engines.floor import paths
+    from engines.store.db import Store
+
+    first = _profile_json(capsys, "demo:digits-cnn", "onnxruntime", "--no-evaluate")
+    assert main(["runs", "rerun", str(first["run_id"]), "--json"]) == EXIT_OK
+    again = _json(capsys)
+    with Store(paths.db_path()) as store:
+        old, new = store.run(first["run_id"]), store.run(again["run_id"])
+    assert new.model_label == old.model_label == "digits-cnn"
+    assert new.artifact_id == old.artifact_id  # the same cached export, not a new one

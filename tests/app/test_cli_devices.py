@@ -107,6 +107,7 @@ def test_unknown_host_is_refused_until_trusted_by_fingerprint(pi, ssh_server, ca
     assert info["device"] == "pi5" and info["modules"]["onnxruntime"]
 
 
+@pytest.mark.slow
 def test_test_info_profile_evaluate_and_sweep_on_the_device(
     pi, ssh_server, tiny_models, capsys, edgebench_home
 ):

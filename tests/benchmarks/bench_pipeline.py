@@ -6,6 +6,8 @@
    zoo:mobilenet_v2 on LiteRT: with no cached export (the FP32 TFLite export happens
    first, shown as it goes) and with the export cached. Each round is a fresh process and
    a fresh data dir: cold first, then cached in the same dir; rounds repeat.
+3. Cancel during that export: from setting the cancel event (as the GUI's Cancel does) to
+   the pipeline's stream having ended, the export worker stopped.
 
 Prints figures with their spread; asserts nothing.
 """
@@ -134,6 +136,49 @@ def first_sample() -> None:
     print(f"  what the page said while exporting: {words!r}")
 
 
+CANCEL_ONE = r"""
+import json, threading, time
+from engines.floor import paths
+from engines.floor.errors import Cancelled
+from engines.pipeline.profile import ProfileRequest, profile
+from engines.store.db import Store
+
+cancel = threading.Event()
+request = ProfileRequest("zoo:mobilenet_v2", "litert", evaluate_data=None)
+set_at = None
+with Store(paths.db_path()) as store:
+    try:
+        for event in profile(request, store, cancel=cancel):
+            if event["type"] == "preparing" and "exporting" in event["message"]:
+                time.sleep(2.0)  # well inside the export
+                set_at = time.perf_counter()
+                cancel.set()
+    except Cancelled:
+        pass
+print(json.dumps({"stopped_s": time.perf_counter() - set_at}))
+"""
+
+
+def cancel_during_export() -> None:
+    stopped = []
+    for _ in range(ROUNDS):
+        with tempfile.TemporaryDirectory() as folder:
+            env = {**os.environ, "EDGEBENCH_HOME": folder}
+            out = subprocess.run(
+                [sys.executable, "-c", CANCEL_ONE],
+                check=True,
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=ROOT,
+                timeout=600,
+            )
+        stopped.append(json.loads(out.stdout.strip().splitlines()[-1])["stopped_s"])
+    print(
+        f"Cancel during the TFLite export of zoo:mobilenet_v2 -> stream ended: {_spread(stopped)}"
+    )
+
+
 def main() -> None:
     cpu = next(
         (
@@ -146,6 +191,7 @@ def main() -> None:
     print(f"machine: {cpu}, {os.cpu_count()} logical cores")
     cold_help()
     first_sample()
+    cancel_during_export()
 
 
 if __name__ == "__main__":

@@ -35,7 +35,14 @@ SOURCES = {
 }
 
 
-@pytest.mark.parametrize("fmt", list(SOURCES))
+#: The torch formats load in a fresh worker per damaged file (seconds each): slow.
+TORCH_SOURCES = ("torchscript", "torch-state-dict", "torch-exported-program")
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [pytest.param(f, marks=pytest.mark.slow) if f in TORCH_SOURCES else f for f in SOURCES],
+)
 def test_damaged_files_are_read_or_refused_as_bad_input(tiny_models, tmp_path: Path, fmt) -> None:
     source = getattr(tiny_models, SOURCES[fmt])
     rng = random.Random(7)

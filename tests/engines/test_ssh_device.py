@@ -218,7 +218,7 @@ def _freeze_sessions(server) -> list[psutil.Process]:
     return frozen
 
 
-@pytest.mark.parametrize("fault", ["cut", "freeze"])
+@pytest.mark.parametrize("fault", ["cut", pytest.param("freeze", marks=pytest.mark.slow)])
 def test_a_lost_device_ends_the_job_and_the_remote_agent(fault, tiny_models, tmp_path):
     """cut: sshd and its sessions are killed; freeze: they stop answering (SIGSTOP), the
     connection stays open, and only keep-alives and the agent's heartbeat notice."""
