@@ -11,7 +11,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from engines.floor.events import MAX_LINE_BYTES
 
@@ -33,7 +33,7 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def spawn(module: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+def spawn(module: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start `python -X faulthandler -m module` in its own process group, pipes on all three."""
     return subprocess.Popen(
         [sys.executable, "-X", "faulthandler", "-u", "-m", module],
@@ -45,7 +45,7 @@ def spawn(module: str, extra_env: dict[str, str] | None = None) -> subprocess.Po
     )
 
 
-def kill_group(proc: subprocess.Popen, grace_s: float = TERM_GRACE_S) -> None:
+def kill_group(proc: subprocess.Popen[bytes], grace_s: float = TERM_GRACE_S) -> None:
     """SIGTERM the child's process group, then SIGKILL after a grace period."""
     if proc.poll() is not None:
         return
@@ -63,7 +63,7 @@ def kill_group(proc: subprocess.Popen, grace_s: float = TERM_GRACE_S) -> None:
         proc.wait(timeout=10)
 
 
-def pump_lines(stream: IO[bytes], out: queue.Queue) -> None:
+def pump_lines(stream: IO[bytes], out: queue.Queue[Any]) -> None:
     """Move capped lines from a pipe into a queue; EOF_MARK when the pipe closes."""
     try:
         while True:
@@ -75,13 +75,13 @@ def pump_lines(stream: IO[bytes], out: queue.Queue) -> None:
         out.put(EOF_MARK)
 
 
-def pump_tail(stream: IO[bytes], tail: deque) -> None:
+def pump_tail(stream: IO[bytes], tail: deque[Any]) -> None:
     """Keep the last lines of a pipe (stderr: faulthandler tracebacks, runtime logs)."""
     for line in iter(lambda: stream.readline(4096), b""):
         tail.append(line.decode("utf-8", "replace").rstrip())
 
 
-def close_pipes(proc: subprocess.Popen) -> None:
+def close_pipes(proc: subprocess.Popen[bytes]) -> None:
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         if stream is not None:
             try:
@@ -108,8 +108,8 @@ def crash_message(returncode: int | None, doing: str) -> tuple[str, str | None]:
 class Child:
     """A spawned child with its stdout lines queued and the tail of its stderr kept."""
 
-    proc: subprocess.Popen
-    lines: queue.Queue = field(default_factory=queue.Queue)
+    proc: subprocess.Popen[bytes]
+    lines: queue.Queue[Any] = field(default_factory=queue.Queue[Any])
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=60))
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -145,7 +145,7 @@ def start_command(argv: list[str]) -> Child:
     return watch(proc)
 
 
-def watch(proc: subprocess.Popen) -> Child:
+def watch(proc: subprocess.Popen[bytes]) -> Child:
     """Pump a started child's stdout lines and stderr tail in daemon threads."""
     child = Child(proc)
     assert child.proc.stdout is not None and child.proc.stderr is not None

@@ -7,6 +7,7 @@ import platform
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from engines import __version__
 from engines.runtimes.versions import module_version
@@ -82,7 +83,7 @@ def host_threads() -> int:
     return physical_cores() or os.cpu_count() or 1
 
 
-def capture(runtime: str, runtime_modules: tuple[str, ...] = ()) -> dict:
+def capture(runtime: str, runtime_modules: tuple[str, ...] = ()) -> dict[str, Any]:
     cpu = _cpuinfo()
     flags = set((cpu.get("flags") or cpu.get("features") or "").split())
     return {

@@ -7,6 +7,7 @@ catalogue still names them as strings so listing steps imports nothing heavy.
 from __future__ import annotations
 
 import importlib
+from typing import cast
 
 from engines.compress.base import Step
 from engines.floor.errors import BadInput
@@ -35,4 +36,4 @@ def step_class(name: str) -> type[Step]:
     cls = getattr(importlib.import_module(module_name), class_name)
     if cls.name != name:
         raise RuntimeError(f"catalogue entry {name!r} points at step {cls.name!r}")
-    return cls
+    return cast("type[Step]", cls)

@@ -70,8 +70,7 @@ def _load_npz(path: str | None) -> tuple[Any, Any]:
     """(x, y) of a data file; for a multi-input calibration file, ({name: array}, None)."""
     if not path:
         return None, None
-    from engines.compress.build import INPUT_ARRAY
-    from engines.evaluate.npz import load_eval_npz
+    from engines.evaluate.npz import INPUT_ARRAY, load_eval_npz
 
     with np.load(path, allow_pickle=False) as data:
         if any(name.startswith(INPUT_ARRAY) for name in data.files):

@@ -593,7 +593,7 @@ class _SentinelFilter:
     error details show, instead of counting as malformed events.
     """
 
-    def __init__(self, inner: queue.Queue, record: Callable[[int], None], tail: Any) -> None:
+    def __init__(self, inner: queue.Queue[Any], record: Callable[[int], None], tail: Any) -> None:
         self.inner = inner
         self.record = record
         self.tail = tail

@@ -32,7 +32,7 @@ class LocalDevice(Device):
     def __init__(
         self,
         budgets: PhaseBudgets | None = None,
-        extra_env: dict | None = None,
+        extra_env: dict[str, Any] | None = None,
         name: str = DEFAULT_NAME,
         accelerator: str = "cpu",
         threads: int | None = None,
@@ -43,7 +43,7 @@ class LocalDevice(Device):
         self.budgets = budgets or PhaseBudgets()
         self.extra_env = extra_env or {}
         self._cancel = threading.Event()
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
 
     def info(self) -> dict[str, Any]:
         """The same facts a remote device's probe reports, read in this process."""
@@ -164,7 +164,7 @@ class LocalDevice(Device):
             returncode = proc.returncode
         yield self._exit_error(returncode, phase, details())
 
-    def _tick(self, proc: subprocess.Popen) -> None:
+    def _tick(self, proc: subprocess.Popen[bytes]) -> None:
         """Called about every 100 ms while the agent runs (remote devices ping it)."""
 
     def _exit_error(self, returncode: int | None, phase: str, details: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import shutil
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from engines import __version__
 from engines.bench.environment import ISA_FLAGS, _cpuinfo, _read, cpu_temperature_c, physical_cores
@@ -51,7 +52,7 @@ def _installed(module: str) -> str | None:
     return module_version(module) or "installed"
 
 
-def probe() -> dict:
+def probe() -> dict[str, Any]:
     cpu = _cpuinfo()
     flags = set((cpu.get("flags") or cpu.get("features") or "").split())
     model = _read("/proc/device-tree/model") or _read("/sys/firmware/devicetree/base/model")

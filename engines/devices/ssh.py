@@ -123,7 +123,7 @@ class SshDevice(LocalDevice):
 
     def ssh(
         self, command: str, *, input_bytes: bytes | None = None, timeout_s: float = 60.0
-    ) -> subprocess.CompletedProcess:
+    ) -> subprocess.CompletedProcess[bytes]:
         """Run one remote command; ssh's own failures become typed errors."""
         try:
             proc = subprocess.run(
@@ -382,7 +382,7 @@ class SshDevice(LocalDevice):
         heartbeat = max(10.0, 2.0 * c.keepalive_interval_s * c.keepalive_count)
         yield from super().run(dataclasses.replace(spec, parent_heartbeat_s=heartbeat))
 
-    def _tick(self, proc: subprocess.Popen) -> None:
+    def _tick(self, proc: subprocess.Popen[bytes]) -> None:
         now = time.monotonic()
         if now < self._next_ping or proc.stdin is None:
             return

@@ -17,7 +17,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -132,7 +132,7 @@ def _quantize(value: np.ndarray, info: Any) -> np.ndarray:
     scale, zero_point = info.quantization
     limits = np.iinfo(dtype)
     quantized = np.round(np.asarray(value, dtype=np.float32) / scale) + zero_point
-    return np.clip(quantized, limits.min, limits.max).astype(dtype)
+    return cast(np.ndarray, np.clip(quantized, limits.min, limits.max).astype(dtype))
 
 
 def _dequantize(value: np.ndarray, info: Any) -> np.ndarray:

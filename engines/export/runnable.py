@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from engines.floor import paths
 from engines.floor.errors import BadInput
@@ -113,6 +113,6 @@ def runnable_artifact(
         try:
             event = next(events)
         except StopIteration as done:
-            return done.value
+            return cast(ArtifactRow, done.value)
         if progress:
             progress(str(event.get("message", "")), event.get("fraction"))

@@ -34,7 +34,7 @@ _QUANT_OPS = {"QUANTIZE", "DEQUANTIZE"}
 
 def _type_name(t: Any) -> str:
     try:
-        return np.dtype(t).name
+        return str(np.dtype(t).name)
     except TypeError:
         return str(t)
 

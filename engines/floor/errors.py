@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_RUN_FAILED = 3
@@ -33,7 +35,9 @@ class RunFailed(EdgeBenchError):
 
     exit_code = EXIT_RUN_FAILED
 
-    def __init__(self, message: str, details: str = "", error: dict | None = None) -> None:
+    def __init__(
+        self, message: str, details: str = "", error: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message, details)
         self.error = error or {}
 

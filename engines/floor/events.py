@@ -58,7 +58,9 @@ def parse_event(raw: bytes) -> dict[str, Any]:
     return event
 
 
-def error_event(error_type: str, phase: str, message: str, details: str = "", **extra: Any) -> dict:
+def error_event(
+    error_type: str, phase: str, message: str, details: str = "", **extra: Any
+) -> dict[str, Any]:
     return {
         "type": "error",
         "error_type": error_type,

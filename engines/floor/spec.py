@@ -40,7 +40,7 @@ class ModelRef:
     sha256: str = ""
     #: Declared input signature [{"name", "shape", "dtype"}] for formats that do not carry
     #: one (TorchScript, zoo modules); runtimes that read it from the file ignore it.
-    inputs: list[dict] = field(default_factory=list)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
     #: External-data files beside the model (relative names), for devices that copy it.
     data_files: list[str] = field(default_factory=list)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 PERCENTILES = {"p5": 0.05, "p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 CV_WARN = 0.10
@@ -40,7 +41,7 @@ def median_ci95(sorted_values: Sequence[float]) -> tuple[float, float]:
     return sorted_values[lo_rank - 1], sorted_values[hi_rank - 1]
 
 
-def summarize(latencies_ms: Sequence[float], batch: int = 1) -> dict:
+def summarize(latencies_ms: Sequence[float], batch: int = 1) -> dict[str, Any]:
     """All figures for one measured run. Keys carry their unit."""
     values = sorted(float(v) for v in latencies_ms)
     n = len(values)
@@ -49,7 +50,7 @@ def summarize(latencies_ms: Sequence[float], batch: int = 1) -> dict:
     mean = math.fsum(values) / n
     std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / n)
     ci_lo, ci_hi = median_ci95(values)
-    stats: dict = {
+    stats: dict[str, Any] = {
         "count": n,
         "mean_ms": mean,
         "std_ms": std,
@@ -68,7 +69,7 @@ def summarize(latencies_ms: Sequence[float], batch: int = 1) -> dict:
     return stats
 
 
-def warnings_for(stats: dict) -> list[str]:
+def warnings_for(stats: dict[str, Any]) -> list[str]:
     """What a reader must know before trusting the figures."""
     notes = []
     if stats["cv"] > CV_WARN:

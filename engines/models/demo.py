@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from engines.floor.atomic import write_atomically
 from engines.floor.errors import BadInput
@@ -33,7 +33,8 @@ def digits_split() -> tuple[Any, Any, Any, Any]:
     digits = load_digits()
     x = (digits.images / 16.0).astype(np.float32)[:, None, :, :]
     y = digits.target.astype(np.int64)
-    return train_test_split(x, y, test_size=0.25, random_state=SEED, stratify=y)
+    split = train_test_split(x, y, test_size=0.25, random_state=SEED, stratify=y)
+    return cast("tuple[Any, Any, Any, Any]", tuple(split))
 
 
 def digits_cnn() -> Any:

@@ -288,7 +288,7 @@ def inspect_tflite_flatbuffer(path: str, refused: str = "") -> dict[str, Any]:
         builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
         if builtins.get(builtin) == "CUSTOM":
             return f"custom: {name(code.customCode)}"
-        return builtins.get(builtin, f"op {builtin}")
+        return str(builtins.get(builtin, f"op {builtin}"))
 
     ops = Counter(op_name(model.operatorCodes[op.opcodeIndex]) for op in graph.operators or [])
     parameters = 0

@@ -106,7 +106,9 @@ def _uncounted_compute(graph: Any) -> dict[str, int]:
     return found
 
 
-def count_tflite_macs(ops: list[dict], tensors: dict[int, dict]) -> dict[str, Any]:
+def count_tflite_macs(
+    ops: list[dict[str, Any]], tensors: dict[int, dict[str, Any]]
+) -> dict[str, Any]:
     """MACs from LiteRT op details: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, BATCH_MATMUL."""
     by_op: dict[str, int] = {}
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from engines.devices.base import Device
 from engines.floor.errors import EdgeBenchError
@@ -75,7 +75,7 @@ def open_named_device(name: str) -> Device:
     from engines.devices.profile import open_device
     from profiles.devices import get_device
 
-    return open_device(get_device(name))
+    return cast(Device, open_device(get_device(name)))
 
 
 def run_matrix(

@@ -112,7 +112,7 @@ def grid(
     return table
 
 
-class NumberedCanvas(Canvas):
+class NumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab ships no types
     """Draws the header and "page N of M" once the page count is known."""
 
     title = ""

@@ -55,7 +55,7 @@ class RuntimeOptions:
     threads: int
     accelerator: str = "cpu"
     #: Input signature declared by the caller, for formats that carry none.
-    declared_inputs: list[dict] = field(default_factory=list)
+    declared_inputs: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Session(ABC):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -315,7 +315,7 @@ def _synthetic(
         real = rng.standard_normal(shape, dtype=np.float32)
         limits = np.iinfo(dtype)
         quantized = np.round(real / scale) + zero_point
-        return np.clip(quantized, limits.min, limits.max).astype(dtype)
+        return cast(np.ndarray, np.clip(quantized, limits.min, limits.max).astype(dtype))
     if dtype.kind == "f":
         return rng.standard_normal(shape, dtype=np.float32).astype(dtype, copy=False)
     if dtype.kind in "iu":

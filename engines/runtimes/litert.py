@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -91,7 +91,7 @@ class LiteRTSession(Session):
 
     def timed_call(self, feeds: dict[str, np.ndarray]) -> Callable[[], object]:
         self._set_inputs(feeds)  # benchmark_model times Invoke() alone
-        return self._it.invoke
+        return cast("Callable[[], object]", self._it.invoke)
 
 
 class LiteRTRuntime(Runtime):

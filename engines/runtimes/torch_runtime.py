@@ -82,7 +82,9 @@ def torchscript_schema(module: Any) -> str:
 
 
 class TorchSession(Session):
-    def __init__(self, module: Any, inputs: list[TensorInfo], device: str, used: dict) -> None:
+    def __init__(
+        self, module: Any, inputs: list[TensorInfo], device: str, used: dict[str, Any]
+    ) -> None:
         self._module = module
         self._inputs = inputs
         self._device = device

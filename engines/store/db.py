@@ -128,8 +128,8 @@ class Store:
         source: str,
         parent_id: int | None = None,
         step: str | None = None,
-        step_settings: dict | None = None,
-        inspection: dict | None = None,
+        step_settings: dict[str, Any] | None = None,
+        inspection: dict[str, Any] | None = None,
         file_sha256: str | None = None,
         data_files: Iterable[dict[str, Any]] = (),
     ) -> ArtifactRow:
@@ -231,9 +231,9 @@ class Store:
         model_label: str,
         runtime: str,
         device: str,
-        spec: dict,
-        result: dict | None = None,
-        error: dict | None = None,
+        spec: dict[str, Any],
+        result: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
         samples_ms: Iterable[float] = (),
         memory_trace: Iterable[tuple[float, int]] = (),
         status: str | None = None,
@@ -343,7 +343,7 @@ class Store:
             db.execute("DELETE FROM runs WHERE id=?", (run_id,))
 
     def integrity_ok(self) -> bool:
-        return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return bool(self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
 
 
 class _Tx:
