@@ -8,7 +8,6 @@ the Devices page are written to the user dir atomically.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -152,28 +151,36 @@ def get_device(name: str) -> DeviceProfile:
         ) from None
 
 
-def to_toml(data: dict[str, Any]) -> str:
-    """The few value types a profile holds, as TOML (strings in JSON form are TOML too)."""
+def to_toml(data: dict[str, Any], existing: str = "") -> str:
+    """A profile as TOML (tomlkit). Given the file's current text, only the values change:
+    the user's comments, order and layout survive, and keys no longer set are dropped."""
+    import tomlkit
 
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, int):
-            return str(v)
-        if isinstance(v, (list, tuple)):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return json.dumps(str(v), ensure_ascii=False)
+    document = tomlkit.parse(existing) if existing else tomlkit.document()
+    _update(document, data)
+    return tomlkit.dumps(document)
 
-    lines = [f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict)]
-    for key, table in data.items():
-        if isinstance(table, dict):
-            lines += ["", f"[{key}]", *(f"{k} = {value(v)}" for k, v in table.items())]
-    return "\n".join(lines) + "\n"
+
+def _update(table: Any, data: dict[str, Any]) -> None:
+    for key in [k for k in table if k not in data]:
+        del table[key]
+    for key, value in data.items():
+        if isinstance(value, dict):
+            if key not in table or not isinstance(table[key], dict):
+                table[key] = {}
+            _update(table[key], value)
+        else:
+            new = list(value) if isinstance(value, tuple) else value
+            if table.get(key) != new:  # an unchanged value keeps its own formatting
+                table[key] = new
 
 
 def save_device(profile: DeviceProfile, replace: bool = False) -> Path:
-    """Validate and write a user device profile atomically; returns its file."""
-    text = to_toml(profile.to_dict())
+    """Validate and write a user device profile atomically; returns its file. Editing an
+    existing file keeps its comments."""
+    path = user_dir() / f"{profile.name}.toml"
+    current = path.read_text(encoding="utf-8") if replace and path.is_file() else ""
+    text = to_toml(profile.to_dict(), current)
     checked = parse_profile(parse_toml(text), f"device {profile.name!r}")
     existing = all_devices().get(checked.name)
     if existing and existing.builtin:
@@ -185,7 +192,6 @@ def save_device(profile: DeviceProfile, replace: bool = False) -> Path:
         )
     from engines.floor.atomic import write_atomically
 
-    path = user_dir() / f"{checked.name}.toml"
     write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
 

@@ -3,6 +3,7 @@ the ssh command line: the parts of devices that need no device."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import zipfile
 from pathlib import Path
@@ -143,3 +144,27 @@ def test_a_profiles_threads_are_the_devices_default():
     from engines.bench.environment import host_threads
 
     assert open_device(all_devices()["local-cpu"]).default_threads() == host_threads()
+
+
+def test_editing_a_profile_keeps_the_users_comments(edgebench_home):
+    """A profile edited from the Devices page or `devices add --replace` keeps what the
+    user wrote around the values: comments, order, layout."""
+    user_dir().mkdir(parents=True, exist_ok=True)
+    path = user_dir() / "pi5.toml"
+    path.write_text(
+        "# the Pi on the shelf\n"
+        'name = "pi5"  # short, for --device\n'
+        'kind = "ssh"\n'
+        "threads = 2  # tuned by hand\n"
+        "\n[connection]\n# through the bastion\n"
+        'host = "pi.local"\n'
+        "port = 22\n",
+        encoding="utf-8",
+    )
+    edited = dataclasses.replace(get_device("pi5"), threads=4)
+    save_device(edited, replace=True)
+    text = path.read_text(encoding="utf-8")
+    for comment in ("# the Pi on the shelf", "# short, for --device", "# through the bastion"):
+        assert comment in text
+    assert "threads = 4  # tuned by hand" in text
+    assert get_device("pi5").threads == 4
