@@ -383,7 +383,8 @@ class AdbDevice(LocalDevice):
         except AdbCancelled:
             yield error_event("cancelled", "spawn", "cancelled before the agent started")
         except AdbError as exc:
-            yield error_event("connection", "spawn", exc.message, exc.details)
+            # Before the agent started: the device was not reached (as for ssh).
+            yield error_event("unreachable", "spawn", exc.message, exc.details)
 
     # python mode: the agent through the device's Python
 
@@ -531,7 +532,7 @@ class AdbDevice(LocalDevice):
             yield error_event("connection_lost", phase, exc.message, exc.details)
             return
         except AdbError as exc:
-            yield error_event("connection", phase, exc.message, exc.details)
+            yield error_event("unreachable", phase, exc.message, exc.details)
             return
         parsed = bm.parse_output(output)
         if status != 0 or (parsed.errors and parsed.measured is None):

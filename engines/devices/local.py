@@ -64,12 +64,19 @@ class LocalDevice(Device):
         self._cancel.set()
 
     def run(self, spec: BenchSpec) -> Iterator[dict[str, Any]]:
+        from engines.floor.errors import DeviceUnreachable
+
         self._cancel.clear()
-        spec = yield from self._prepare(spec)
-        if self._cancel.is_set():
-            yield error_event("cancelled", "spawn", "cancelled before the agent started")
+        try:
+            spec = yield from self._prepare(spec)
+            if self._cancel.is_set():
+                yield error_event("cancelled", "spawn", "cancelled before the agent started")
+                return
+            child = self._start()
+        except DeviceUnreachable as exc:
+            # The same outcome for every kind of device that cannot be reached.
+            yield error_event("unreachable", "spawn", exc.message, exc.details)
             return
-        child = self._start()
         self._proc = child.proc
         try:
             child.send_line(spec.to_json())

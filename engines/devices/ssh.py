@@ -27,7 +27,7 @@ from engines.devices.host_keys import ChangedHostKey, UnknownHostKey, known_host
 from engines.devices.local import LocalDevice
 from engines.devices.profile import DeviceProfile, SshConnection
 from engines.devices.remote import shell_command
-from engines.floor.errors import BadInput, RunFailed
+from engines.floor.errors import BadInput, DeviceUnreachable, RunFailed
 from engines.floor.spec import BenchSpec
 from engines.models.artifacts import sha256_file
 from engines.process import Child, crash_message, start_command
@@ -53,10 +53,6 @@ os.replace(tmp, final)
 """
 _PRESENT = "import os, sys\nfor p in sys.argv[1:]:\n    print(p if os.path.isfile(p) else '')"
 _HOME = "import os, sys\nprint(os.path.abspath(os.path.expanduser(sys.argv[1])))"
-
-
-class DeviceUnreachable(RunFailed):
-    """ssh could not reach or log in to the device."""
 
 
 def control_dir() -> Path:

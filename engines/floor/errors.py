@@ -42,6 +42,11 @@ class RunFailed(EdgeBenchError):
         self.error = error or {}
 
 
+class DeviceUnreachable(RunFailed):
+    """The device could not be reached or logged in to; nothing ran there. Every device
+    kind ends such a run the same way: an `unreachable` error event before the agent."""
+
+
 class Cancelled(EdgeBenchError):
     """The user stopped the work; nothing it was making is kept."""
 

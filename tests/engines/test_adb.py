@@ -572,7 +572,7 @@ def test_benchmark_model_connection_drop_mid_run(tmp_path):
     fake = FakeAdb(recorded("benchmark_model_android_aarch64.txt"))
     fake.drop_benchmark = True
     events = _valid(list(AdbDevice(_profile(), runner=fake).run(_bm_spec(model, sha))))
-    assert events[-1]["error_type"] in ("connection_lost", "connection")
+    assert events[-1]["error_type"] in ("connection_lost", "unreachable")
     assert events[-1]["phase"] == "measure"
 
 
@@ -713,7 +713,7 @@ def test_python_mode_upload_failure_is_one_error_event(tmp_path, fake_adb_progra
     profile = _profile(mode="python", adb=str(tmp_path / "no-such-adb"))
     spec = BenchSpec(ModelRef(str(model), "onnx", sha), "onnxruntime")
     events = _valid(list(AdbDevice(profile).run(spec)))
-    assert events[-1]["error_type"] == "connection"
+    assert events[-1]["error_type"] == "unreachable"
     assert "adb was not found" in events[-1]["message"]
 
 

@@ -80,3 +80,49 @@ def test_cancelling_the_matrix_runs_nothing_more(store, tiny_models):
             ended[event["job"]] = event["status"]
     assert ended == {0: CANCELLED, 1: NOT_RUN, 2: NOT_RUN}
     assert store.runs() == [] or all(r.status == "cancelled" for r in store.runs())
+
+
+@pytest.mark.slow
+def test_an_unreachable_device_of_any_kind_ends_the_same_way(store, tiny_models, tmp_path):
+    """ssh to a closed port and adb without its program: each run ends with one
+    `unreachable` error event before the agent, stored as a failed run naming the device."""
+    import socket
+
+    from engines.devices.profile import AdbConnection, DeviceProfile, SshConnection, open_device
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    profiles = [
+        DeviceProfile(
+            "gone-board",
+            "ssh",
+            SshConnection(
+                host="127.0.0.1", port=port, connect_timeout_s=3, cache_dir=str(tmp_path / "c")
+            ),
+        ),
+        DeviceProfile(
+            "gone-phone",
+            "adb",
+            AdbConnection(serial="x", mode="python", adb=str(tmp_path / "no-such-adb")),
+        ),
+    ]
+    request = ProfileRequest(
+        str(tiny_models.onnx), "onnxruntime", threads=1, policy=FAST, evaluate_data=None
+    )
+    outcomes = []
+    for profile_ in profiles:
+        device = open_device(profile_)
+        try:
+            events = list(profile(request, store, device))
+        finally:
+            device.close()
+        final = next(e for e in reversed(events) if e["type"] == "error")
+        stored = next(e for e in events if e["type"] == "stored")
+        run = store.run(stored["run_id"])
+        outcomes.append((final["error_type"], final["phase"], run.status, run.device))
+        assert profile_.name in final["message"] or "adb" in final["message"], final
+    assert outcomes == [
+        ("unreachable", "spawn", "failed", "gone-board"),
+        ("unreachable", "spawn", "failed", "gone-phone"),
+    ]
