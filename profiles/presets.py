@@ -1,7 +1,8 @@
 """Compression presets: the TOML files in profiles/presets/ and in the user config dir.
 
 Each file is a named recipe with the words a person reads in the wizard. Files are
-validated when loaded; an error names the file and the field.
+validated when loaded by pydantic models (unknown fields refused, every field typed); an
+error names the file and the field.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from engines.compress.recipe import Recipe, RecipeStep, validate
 from engines.floor.errors import BadInput
 from profiles.toml_files import read_toml
 
 BUILTIN_DIR = Path(__file__).parent / "presets"
 TEXT_FIELDS = ("label", "description", "applies_to", "typical")
-ALLOWED = {"name", "steps", "needs_data", *TEXT_FIELDS}
 
 
 def user_dir() -> Path:
@@ -24,39 +26,56 @@ def user_dir() -> Path:
     return paths.config_dir() / "presets"
 
 
+class PresetStep(BaseModel):
+    """One [[steps]] table: a step of the catalogue and its settings (the step's own typed
+    settings check those, with their bounds and words)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    step: str = Field(description="the name of a step (edgebench presets lists them)")
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class PresetFile(BaseModel):
+    """A preset file as written: unknown fields are refused, every field is typed."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = Field(min_length=1, description="how commands name it: --preset NAME")
+    steps: list[PresetStep] = Field(min_length=1, description="[[steps]] tables, in order")
+    needs_data: bool = Field(False, description="true when a step calibrates or trains")
+    label: str = ""
+    description: str = ""
+    applies_to: str = ""
+    typical: str = ""
+
+
+def _first_problem(error: ValidationError) -> str:
+    """The first problem in a person's words: the field as written in the file, and what
+    is wrong with it ("field 'steps[0].step': Field required")."""
+    problem = error.errors()[0]
+    where = ""
+    for part in problem["loc"]:
+        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    if problem["type"] == "extra_forbidden":
+        return f"unknown field {where!r}"
+    return f"field {where!r}: {problem['msg']}"
+
+
 def parse_preset(data: dict[str, Any], where: str) -> Recipe:
-    unknown = sorted(set(data) - ALLOWED)
-    if unknown:
-        raise BadInput(
-            f"{where}: unknown field {unknown[0]!r}", f"fields: {', '.join(sorted(ALLOWED))}"
-        )
-    name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
+    try:
+        parsed = PresetFile.model_validate(data)
+    except ValidationError as exc:
+        fields = ", ".join(PresetFile.model_fields)
+        raise BadInput(f"{where}: {_first_problem(exc)}", f"fields: {fields}") from None
+    name = parsed.name.strip()
+    if not name:
         raise BadInput(f"{where}: field 'name' must be non-empty text")
-    for text_field in TEXT_FIELDS:
-        if text_field in data and not isinstance(data[text_field], str):
-            raise BadInput(f"{where}: field {text_field!r} must be text")
-    if not isinstance(data.get("needs_data", False), bool):
-        raise BadInput(f"{where}: field 'needs_data' must be true or false")
-    raw_steps = data.get("steps")
-    if not isinstance(raw_steps, list) or not raw_steps:
-        raise BadInput(f"{where}: field 'steps' must be a list of [[steps]] tables")
-    steps = []
-    for index, raw in enumerate(raw_steps):
-        if not isinstance(raw, dict) or not isinstance(raw.get("step"), str):
-            raise BadInput(f"{where}: steps[{index}].step must be the name of a step")
-        extra = sorted(set(raw) - {"step", "settings"})
-        if extra:
-            raise BadInput(f"{where}: steps[{index}]: unknown field {extra[0]!r}")
-        settings = raw.get("settings", {})
-        if not isinstance(settings, dict):
-            raise BadInput(f"{where}: steps[{index}].settings must be a table")
-        steps.append(RecipeStep(raw["step"], dict(settings)))
     recipe = Recipe(
-        name=name.strip(),
-        steps=tuple(steps),
-        needs_data=bool(data.get("needs_data", False)),
-        **{k: " ".join(str(data.get(k, "")).split()) for k in TEXT_FIELDS},
+        name=name,
+        steps=tuple(RecipeStep(s.step, dict(s.settings)) for s in parsed.steps),
+        needs_data=parsed.needs_data,
+        **{k: " ".join(str(getattr(parsed, k)).split()) for k in TEXT_FIELDS},
     )
     return validate(recipe, where)
 
