@@ -1,7 +1,8 @@
 """Device profiles: the built-ins in profiles/devices/ and the user's in the config dir.
 
 Each TOML file is one device (name, kind, [connection], runtimes, threads, notes),
-validated on load; an error names the file and the field. Devices added from the CLI or
+validated on load (a pydantic model for the file, per-kind checks for its connection); an
+error names the file and the field. Devices added from the CLI or
 the Devices page are written to the user dir atomically.
 """
 
@@ -11,6 +12,8 @@ import dataclasses
 import re
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engines.devices.profile import (
     ADB_MODES,
@@ -25,7 +28,6 @@ from engines.floor.errors import BadInput
 from profiles.toml_files import parse_toml, read_toml
 
 BUILTIN_DIR = Path(__file__).parent / "devices"
-ALLOWED = {"name", "kind", "connection", "runtimes", "threads", "notes"}
 CONNECTIONS: dict[str, type[Connection]] = {
     "local": LocalConnection,
     "ssh": SshConnection,
@@ -85,39 +87,84 @@ def _connection(kind: str, raw: Any, where: str) -> Connection:
     return cls(**values)
 
 
+class ProfileFile(BaseModel):
+    """A device profile file as written (its [connection] table is checked per kind by
+    `_connection`): unknown fields refused, every field typed, the words in the errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = Field(description="how commands name it: --device NAME")
+    kind: str = Field(description="local | ssh | adb")
+    connection: dict[str, Any] = Field(default_factory=dict)
+    runtimes: list[str] = Field(default_factory=list, description="the runtimes it runs")
+    threads: int | None = Field(None, description="default threads (else its cores)")
+    notes: str = ""
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: Any) -> Any:
+        if not isinstance(value, str) or not NAME_RE.match(value):
+            raise ValueError(
+                f"name {value!r} must be 1-64 letters, digits, '.', '_' or '-' (it names the "
+                "device in commands: edgebench profile ... --device NAME)"
+            )
+        return value
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, value: Any) -> Any:
+        if value not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {value!r}")
+        return value
+
+    @field_validator("threads", mode="before")
+    @classmethod
+    def _threads(cls, value: Any) -> Any:
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            raise ValueError("threads must be a whole number >= 1")
+        return value
+
+    @field_validator("runtimes", mode="before")
+    @classmethod
+    def _runtimes(cls, value: Any) -> Any:
+        if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
+            raise ValueError("runtimes must be a list of runtime names")
+        return value
+
+
+def _problem(error: ValidationError) -> str:
+    """The first problem in the file's own words."""
+    problem = error.errors()[0]
+    field = ".".join(str(p) for p in problem["loc"])
+    if problem["type"] == "extra_forbidden":
+        return f"unknown field {field!r}"
+    if problem["type"] == "value_error":
+        return str(problem["ctx"]["error"])
+    if field == "connection":
+        return "[connection] must be a table"
+    return f"{field}: {problem['msg'].lower()}"
+
+
 def parse_profile(data: dict[str, Any], where: str, builtin: bool = False) -> DeviceProfile:
-    unknown = sorted(set(data) - ALLOWED)
-    if unknown:
-        raise BadInput(f"{where}: unknown field {unknown[0]!r}", f"fields: {', '.join(ALLOWED)}")
-    name = data.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    try:
+        parsed = ProfileFile.model_validate(data)
+    except ValidationError as exc:
         raise BadInput(
-            f"{where}: name {name!r} must be 1-64 letters, digits, '.', '_' or '-'",
-            "it names the device in commands: edgebench profile ... --device NAME",
-        )
-    kind = data.get("kind")
-    if kind not in KINDS:
-        raise BadInput(f"{where}: kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    runtimes = data.get("runtimes", [])
-    if not isinstance(runtimes, list) or not all(isinstance(r, str) for r in runtimes):
-        raise BadInput(f"{where}: runtimes must be a list of runtime names")
+            f"{where}: {_problem(exc)}", f"fields: {', '.join(ProfileFile.model_fields)}"
+        ) from None
     from engines.runtimes.registry import get_runtime
 
-    for runtime in runtimes:
+    for runtime in parsed.runtimes:
         get_runtime(runtime)  # unknown names: BadInput listing the choices
-    threads = data.get("threads")
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise BadInput(f"{where}: threads must be a whole number >= 1")
-    notes = data.get("notes", "")
-    if not isinstance(notes, str):
-        raise BadInput(f"{where}: notes must be text")
     return DeviceProfile(
-        name=name,
-        kind=kind,
-        connection=_connection(kind, data.get("connection", {}), where),
-        runtimes=tuple(runtimes),
-        threads=threads,
-        notes=notes.strip(),
+        name=parsed.name,
+        kind=parsed.kind,
+        connection=_connection(parsed.kind, parsed.connection, where),
+        runtimes=tuple(parsed.runtimes),
+        threads=parsed.threads,
+        notes=parsed.notes.strip(),
         builtin=builtin,
         source=where,
     )
