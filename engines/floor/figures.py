@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from engines.floor.units import ms, size
+from engines.floor.units import factor, ms, size
 
 #: "lower" / "higher" is better; None: no best value (e.g. the sample count).
 Better = Literal["lower", "higher"] | None
@@ -215,16 +215,6 @@ def figure_values(result: Mapping[str, Any] | None, timed: bool = True) -> dict[
     """Every catalogue figure of one result, keyed by figure key."""
     places = places_of(result)
     return {f.key: value_of(f, places, timed) for f in FIGURES}
-
-
-def factor(value: float | None, base: float | None, smaller: str, larger: str) -> str:
-    """'2.97x faster': the factor is always >= 1 and the word says which way."""
-    if value is None or base is None or value <= 0 or base <= 0:
-        return "-"
-    ratio = value / base
-    if f"{ratio:.2f}" == "1.00":
-        return "same"
-    return f"{ratio:.2f}x {larger}" if ratio > 1 else f"{1 / ratio:.2f}x {smaller}"
 
 
 def change_text(kind: ChangeKind, value: float, base: float) -> str:
