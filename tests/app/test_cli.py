@@ -282,6 +282,7 @@ def test_profile_demo_model_on_litert(capsys, edgebench_home):
         assert store.run(payload2["run_id"]).artifact_id == run.artifact_id
 
 
+@pytest.mark.slow
 @pytest.mark.fresh_demo
 def test_inspect_demo_shows_each_training_epoch_as_it_trains(capsys):
     """A fresh store: the demo trains first and says so, epoch by epoch, on stderr."""
@@ -493,6 +494,7 @@ def test_runs_rerun_replays_the_stored_spec(tiny_models, capsys):
     assert again["evaluation"]["fidelity"]["cosine_mean"] > 0.99
 
 
+@pytest.mark.slow
 def test_a_profile_evaluates_on_what_the_model_knows_unless_told_not_to(capsys):
     """The demo profiles with its own test digits: latency and accuracy in one run."""
     run = _profile_json(capsys, "demo:digits-cnn", "onnxruntime")

@@ -120,6 +120,7 @@ def _training_events(job) -> list[str]:
     return messages
 
 
+@pytest.mark.slow
 @pytest.mark.fresh_demo
 def test_the_demo_trains_with_its_epochs_on_the_models_page(window, workspace, qtbot):
     window.show_page("Models")
