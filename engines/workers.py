@@ -118,11 +118,12 @@ def progress_events(
     return value
 
 
-def progress_as_log(
+def relay(
     stream: Generator[dict[str, Any], None, T],
+    transform: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> Generator[dict[str, Any], None, T]:
-    """The same stream with its progress events as `log` events (for profile and sweep,
-    whose consumers print logs); returns the stream's value and closes it if left early."""
+    """`yield from` a stream with each event transformed; returns the stream's value and
+    closes (and so cancels) it if the caller leaves early."""
     try:
         while True:
             try:
@@ -130,6 +131,18 @@ def progress_as_log(
             except StopIteration as done:
                 value: T = done.value
                 return value
-            yield {"type": "log", "level": "info", "message": str(event.get("message", ""))}
+            yield transform(event)
     finally:
         stream.close()
+
+
+def _as_log(event: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "log", "level": "info", "message": str(event.get("message", ""))}
+
+
+def progress_as_log(
+    stream: Generator[dict[str, Any], None, T],
+) -> Generator[dict[str, Any], None, T]:
+    """The same stream with its progress events as `log` events (for consumers that print
+    logs); returns the stream's value and closes it if left early."""
+    return relay(stream, _as_log)

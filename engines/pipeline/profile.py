@@ -150,15 +150,9 @@ def preparing(event: dict[str, Any]) -> dict[str, Any]:
 def _prepared(stream: Generator[dict[str, Any], None, Any]) -> Generator[dict[str, Any], None, Any]:
     """`yield from` a preparation stream, its events as `preparing` progress; closing this
     closes (and so cancels) the stream."""
-    try:
-        while True:
-            try:
-                event = next(stream)
-            except StopIteration as done:
-                return done.value
-            yield preparing(event)
-    finally:
-        stream.close()
+    from engines.workers import relay
+
+    return relay(stream, preparing)
 
 
 def profile(
