@@ -91,8 +91,8 @@ def comparison_rows(runs: Sequence[RunRow], baseline_id: int | None = None) -> l
     else:
         base_index = next((i for i, t in enumerate(timed) if t), 0)
     rows: list[Row] = []
+    places = [_places(run) for run in runs]  # once per run, not once per figure
     for fig in FIGURES:
-        places = [_places(run) for run in runs]
         values = [value_of(fig, p, t) for p, t in zip(places, timed, strict=True)]
         if fig.optional and all(v is None for v in values):
             continue
@@ -101,7 +101,7 @@ def comparison_rows(runs: Sequence[RunRow], baseline_id: int | None = None) -> l
         extra_keys = EXTRA_CSV.get(fig.key, ())
         cells = []
         for index, (run, value) in enumerate(zip(runs, values, strict=True)):
-            extra = tuple(figure_value(run, k) if k in _KEYS else _stat(run, k) for k in extra_keys)
+            extra = tuple(_stat(run, k) for k in extra_keys)
             if value is None:
                 text = NOT_TIMED if fig.timed and not timed[index] else "-"
                 cells.append(Cell(None, text, raw=(None, *extra)))
@@ -123,9 +123,6 @@ def comparison_rows(runs: Sequence[RunRow], baseline_id: int | None = None) -> l
             )
         )
     return rows
-
-
-_KEYS = {f.key for f in FIGURES}
 
 
 def _stat(run: RunRow, key: str) -> float | None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engines.floor.figures import BY_KEY
+from engines.floor.figures import BY_KEY, number
 from engines.floor.units import factor
 from engines.store.db import ArtifactRow, RunRow, Store
 
@@ -29,10 +29,6 @@ NUMBER_SOURCES: tuple[tuple[str, str, str], ...] = tuple(
     else (key, BY_KEY[key].place, BY_KEY[key].field)
     for key in REPORT_KEYS
 )
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def accuracy_of(evaluation: dict[str, Any] | None) -> tuple[str, float | None]:
@@ -77,8 +73,8 @@ class Accuracy:
 def accuracy(run: RunRow, kind: str | None = None) -> Accuracy | None:
     """The run's accuracy of `kind` (or the best it has: top-1 before cosine)."""
     evaluation = evaluation_of(run)
-    top1 = _number((evaluation.get("classification") or {}).get("top1"))
-    cosine = _number((evaluation.get("fidelity") or {}).get("cosine_mean"))
+    top1 = number((evaluation.get("classification") or {}).get("top1"))
+    cosine = number((evaluation.get("fidelity") or {}).get("cosine_mean"))
     if kind in (None, "top1") and top1 is not None:
         return Accuracy("top1", top1)
     if kind in (None, "cosine") and cosine is not None:
@@ -104,7 +100,7 @@ def numbers(run: RunRow) -> dict[str, float | None]:
     }
     timed = bool((run.spec or {}).get("measure", True))
     return {
-        key: _number(places[where].get(name))
+        key: number(places[where].get(name))
         if timed or not (key == "std_ms" or BY_KEY[key].timed)
         else None
         for key, where, name in NUMBER_SOURCES

@@ -100,10 +100,11 @@ print(json.dumps(marks))
 """
 
 
-def run_to_first_sample(home: Path) -> dict:
+def _script(code: str, home: Path) -> dict:
+    """Run `code` in a fresh Python with `home` as its data dir; its last line as JSON."""
     env = {**os.environ, "EDGEBENCH_HOME": str(home)}
     out = subprocess.run(
-        [sys.executable, "-c", ONE_RUN],
+        [sys.executable, "-c", code],
         check=True,
         capture_output=True,
         text=True,
@@ -112,6 +113,10 @@ def run_to_first_sample(home: Path) -> dict:
         timeout=900,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_to_first_sample(home: Path) -> dict:
+    return _script(ONE_RUN, home)
 
 
 def first_sample() -> None:
@@ -163,17 +168,7 @@ def cancel_during_export() -> None:
     stopped = []
     for _ in range(ROUNDS):
         with tempfile.TemporaryDirectory() as folder:
-            env = {**os.environ, "EDGEBENCH_HOME": folder}
-            out = subprocess.run(
-                [sys.executable, "-c", CANCEL_ONE],
-                check=True,
-                capture_output=True,
-                text=True,
-                env=env,
-                cwd=ROOT,
-                timeout=600,
-            )
-        stopped.append(json.loads(out.stdout.strip().splitlines()[-1])["stopped_s"])
+            stopped.append(_script(CANCEL_ONE, Path(folder))["stopped_s"])
     print(
         f"Cancel during the TFLite export of zoo:mobilenet_v2 -> stream ended: {_spread(stopped)}"
     )
