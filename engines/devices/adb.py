@@ -1,13 +1,13 @@
 """ADB devices: Android phones and boards reached through the `adb` binary.
 
-Two ways to run a spec, chosen by the profile's `mode`:
+Two device kinds stand on the adb plumbing here (`AdbShell`), chosen by the profile's
+`mode`:
 
-- "python": a Python on the device (e.g. Termux, with numpy and a runtime) runs the same
-  agent bundle as every other device, so the local event pump, phase budgets and cancel
-  apply unchanged;
-- "benchmark_model": LiteRT's `benchmark_model` binary, supplied by the user on the
-  device, runs the model; its printed aggregates become one `result` event in our schema
-  (no raw samples: the result says so).
+- "python": `AdbDevice`, a Python on the device (e.g. Termux, with numpy and a runtime)
+  runs the same agent bundle as every other device, through the run loop of
+  `engines.devices.agent_device` (phase budgets, cancel, one outcome when unreachable);
+- "benchmark_model": `engines.devices.benchmark_model_device.BenchmarkModelDevice`,
+  LiteRT's `benchmark_model` binary supplied by the user on the device.
 
 Every adb call is built by `adb_argv`; every remote shell line by
 `engines.devices.remote.shell_command` (each word quoted) plus constant text of ours.
@@ -20,24 +20,22 @@ checked with the device's `sha256sum` (toybox) and only then renamed to their ha
 from __future__ import annotations
 
 import dataclasses
-import os
 import queue
 import re
 import secrets
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
 from engines.devices import android
-from engines.devices import benchmark_model as bm
+from engines.devices.agent_device import AgentDevice
 from engines.devices.base import PhaseBudgets
-from engines.devices.local import LocalDevice
 from engines.devices.profile import AdbConnection, DeviceProfile
 from engines.devices.remote import shell_command
-from engines.floor.errors import BadInput, RunFailed
+from engines.floor.errors import BadInput, Cancelled, RunFailed
 from engines.floor.events import error_event
 from engines.floor.spec import BenchSpec
 from engines.models.artifacts import sha256_file
@@ -67,7 +65,7 @@ class AdbConnectionLost(AdbError):
     """A remote command ended without its exit sentinel: the connection dropped."""
 
 
-class AdbCancelled(AdbError):
+class AdbCancelled(AdbError, Cancelled):
     """The user cancelled while an adb command was running."""
 
 
@@ -186,23 +184,21 @@ def list_devices(adb: str = "adb", runner: Runner | None = None) -> list[android
 # --- the device ----------------------------------------------------------------------
 
 
-class AdbDevice(LocalDevice):
-    kind = "adb"
+class AdbShell:
+    """The adb plumbing both Android device kinds stand on: shell lines with an exit
+    sentinel, verified uploads under hash names, what Android says about the device."""
 
-    def __init__(
-        self,
-        profile: DeviceProfile,
-        budgets: PhaseBudgets | None = None,
-        runner: Runner | None = None,
-    ) -> None:
+    kind: str
+    name: str
+    threads: int | None
+    _cancel: threading.Event
+
+    def _attach(self, profile: DeviceProfile, runner: Runner | None) -> None:
         if not isinstance(profile.connection, AdbConnection):
             raise BadInput(f"device {profile.name!r} is not an adb device")
-        super().__init__(budgets=budgets, name=profile.name, threads=profile.threads)
         self.profile = profile
         self.connection: AdbConnection = profile.connection
         self._runner = runner
-        self._remote_bundle = ""
-        self._exit_status: int | None = None
         self._facts: dict[str, Any] = {}
 
     # adb plumbing
@@ -250,12 +246,13 @@ class AdbDevice(LocalDevice):
     def info(self) -> dict[str, Any]:
         facts = self.device_facts()
         warnings = self.transport_warnings(facts["transport"])
-        if self.connection.mode == "python":
-            facts.update(self._python_facts(warnings))
-        else:
-            facts["benchmark_model"] = self.connection.benchmark_model
+        facts.update(self.runner_facts(warnings))
         facts["warnings"] = warnings
         return facts
+
+    def runner_facts(self, warnings: list[str]) -> dict[str, Any]:
+        """What runs the model there (the device's Python, or benchmark_model)."""
+        return {}
 
     def default_threads(self) -> int:
         """The profile's threads, else the device's own core count (not this machine's)."""
@@ -284,37 +281,6 @@ class AdbDevice(LocalDevice):
             }
         )
         return facts
-
-    def _python_facts(self, warnings: list[str]) -> dict[str, Any]:
-        """The agent's probe through the device's Python (modules, Python version)."""
-        import json
-
-        try:
-            bundle = self._push_bundle()
-            status, output = self.shell(
-                shell_command([self.connection.python, bundle, "probe"]), SHELL_TIMEOUT_S
-            )
-        except AdbError as exc:
-            warnings.append(f"the device's Python could not be probed: {exc.message}")
-            return {"modules": {}}
-        if status != 0:
-            warnings.append(
-                f"{self.connection.python} on the device did not run the agent (exit status "
-                f"{status}); install Python (e.g. Termux: pkg install python python-numpy) "
-                "or set connection.python"
-            )
-            return {"modules": {}}
-        for line in reversed(output.splitlines()):
-            if line.startswith("{"):
-                try:
-                    probe = json.loads(line)
-                except json.JSONDecodeError:
-                    break
-                if isinstance(probe, dict):
-                    keys = ("python", "python_executable", "modules", "agent_version")
-                    return {k: probe.get(k) for k in keys}
-        warnings.append("the agent's probe printed no device facts")
-        return {"modules": {}}
 
     # uploads
 
@@ -372,23 +338,63 @@ class AdbDevice(LocalDevice):
         suffix = EXTENSIONS.get(spec.model.format, "")
         return self.push(spec.model.path, "model", suffix)
 
-    # runs
 
-    def run(self, spec: BenchSpec) -> Iterator[dict[str, Any]]:
-        if self.connection.mode == "benchmark_model":
-            yield from self._run_benchmark_model(spec)
-            return
-        try:
-            yield from super().run(spec)
-        except AdbCancelled:
-            yield error_event("cancelled", "spawn", "cancelled before the agent started")
-        except AdbError as exc:
-            # Before the agent started: the device was not reached (as for ssh).
-            yield error_event("unreachable", "spawn", exc.message, exc.details)
+class AdbDevice(AdbShell, AgentDevice):
+    """Python mode: a Python on the device (e.g. Termux) runs the same agent as every
+    other device, through `adb shell`."""
+
+    kind = "adb"
+
+    def __init__(
+        self,
+        profile: DeviceProfile,
+        budgets: PhaseBudgets | None = None,
+        runner: Runner | None = None,
+    ) -> None:
+        AgentDevice.__init__(self, profile.name, budgets, threads=profile.threads)
+        self._attach(profile, runner)
+        if self.connection.mode != "python":
+            raise BadInput(
+                f"device {profile.name!r} runs LiteRT's benchmark_model, not the agent",
+                "open it with engines.devices.profile.open_device (a BenchmarkModelDevice)",
+            )
+        self._remote_bundle = ""
+        self._exit_status: int | None = None
 
     # python mode: the agent through the device's Python
 
-    def _prepare(self, spec: BenchSpec) -> Generator[dict[str, Any], None, BenchSpec]:
+    def runner_facts(self, warnings: list[str]) -> dict[str, Any]:
+        """The agent's probe through the device's Python (modules, Python version)."""
+        import json
+
+        try:
+            bundle = self._push_bundle()
+            status, output = self.shell(
+                shell_command([self.connection.python, bundle, "probe"]), SHELL_TIMEOUT_S
+            )
+        except AdbError as exc:
+            warnings.append(f"the device's Python could not be probed: {exc.message}")
+            return {"modules": {}}
+        if status != 0:
+            warnings.append(
+                f"{self.connection.python} on the device did not run the agent (exit status "
+                f"{status}); install Python (e.g. Termux: pkg install python python-numpy) "
+                "or set connection.python"
+            )
+            return {"modules": {}}
+        for line in reversed(output.splitlines()):
+            if line.startswith("{"):
+                try:
+                    probe = json.loads(line)
+                except json.JSONDecodeError:
+                    break
+                if isinstance(probe, dict):
+                    keys = ("python", "python_executable", "modules", "agent_version")
+                    return {k: probe.get(k) for k in keys}
+        warnings.append("the agent's probe printed no device facts")
+        return {"modules": {}}
+
+    def prepare(self, spec: BenchSpec) -> Generator[dict[str, Any], None, BenchSpec]:
         self._facts = self.device_facts()
         for warning in self.transport_warnings(self._facts["transport"]):
             yield {"type": "log", "level": "warning", "message": warning}
@@ -408,22 +414,18 @@ class AdbDevice(LocalDevice):
             )
         return dataclasses.replace(spec, model=model, evaluate=evaluate, inputs=inputs)
 
-    def _start(self) -> Child:
+    def start(self, spec: BenchSpec) -> Child:
         self._exit_status = None
         line = shell_command([self.connection.python, self._remote_bundle])
-        return start_command(shell_argv(self.connection, line))
-
-    def _events(self, child: Child, spec: BenchSpec) -> Iterator[dict[str, Any]]:
+        child = start_command(shell_argv(self.connection, line))
         child.lines = _SentinelFilter(  # type: ignore[assignment]
             child.lines, self._record_exit, child.tail
         )
-        for event in super()._events(child, spec):
-            if event["type"] == "result" and isinstance(event.get("environment"), dict):
-                event["environment"] = self._with_android(event["environment"])
-            yield event
+        return child
 
-    def _with_android(self, environment: dict[str, Any]) -> dict[str, Any]:
+    def record_environment(self, environment: dict[str, Any]) -> dict[str, Any]:
         """The agent's environment (as Python sees it) plus what Android says."""
+        environment = super().record_environment(environment)
         facts = self._facts
         android_keys = (
             "abi",
@@ -451,7 +453,7 @@ class AdbDevice(LocalDevice):
     def _record_exit(self, status: int) -> None:
         self._exit_status = status
 
-    def _exit_error(self, returncode: int | None, phase: str, details: str) -> dict[str, Any]:
+    def classify_exit(self, returncode: int | None, phase: str, details: str) -> dict[str, Any]:
         status = self._exit_status
         if status is None:
             return error_event(
@@ -466,124 +468,6 @@ class AdbDevice(LocalDevice):
         message, signal_used = crash_message(code, phase)
         extra = {"signal": signal_used} if signal_used else {"exit_code": status}
         return error_event("crashed", phase, f"the agent on the device {message}", details, **extra)
-
-    # benchmark_model mode
-
-    def _run_benchmark_model(self, spec: BenchSpec) -> Iterator[dict[str, Any]]:
-        self._cancel.clear()
-        if spec.model.format != "tflite":
-            yield error_event(
-                "bad_input",
-                "spawn",
-                f"benchmark_model runs .tflite models; this one is {spec.model.format}",
-            )
-            return
-        if not spec.measure:
-            yield error_event(
-                "bad_input", "spawn", "benchmark_model only times models; it cannot evaluate"
-            )
-            return
-        if not spec.inputs.is_default():
-            yield error_event(
-                "bad_input",
-                "spawn",
-                "benchmark_model makes its own inputs; --input, --dim, --input-shape and "
-                "--inputs need the device's Python agent (a profile without "
-                "mode = benchmark_model)",
-            )
-            return
-        if spec.accelerator != "cpu":
-            yield error_event(
-                "bad_input",
-                "spawn",
-                f"benchmark_model mode runs on the CPU, not {spec.accelerator}",
-            )
-            return
-        phase = "verify"
-        try:
-            yield {"type": "phase", "phase": "verify"}
-            for warning in self.transport_warnings():
-                yield {"type": "log", "level": "warning", "message": warning}
-            if spec.evaluate:
-                yield {
-                    "type": "log",
-                    "level": "warning",
-                    "message": "benchmark_model mode measures latency only: no accuracy",
-                }
-            yield {"type": "log", "level": "info", "message": "uploading the model to the device"}
-            graph = self._push_model(spec)
-            environment = self._environment(spec)
-            threads = spec.threads or self.profile.threads
-            tool_flags = bm.flags(spec, graph, threads)
-            phase = "measure"
-            yield {"type": "phase", "phase": "measure"}
-            line = shell_command([self.connection.benchmark_model, *tool_flags]) + " 2>&1"
-            timeout = (
-                self.budgets.start_s
-                + self.budgets.load_s
-                + self.budgets.for_phase("warmup", spec)
-                + self.budgets.for_phase("measure", spec)
-            )
-            status, output = self.shell(line, timeout)
-        except AdbCancelled:
-            yield error_event("cancelled", phase, f"cancelled during {phase}")
-            return
-        except AdbConnectionLost as exc:
-            yield error_event("connection_lost", phase, exc.message, exc.details)
-            return
-        except AdbError as exc:
-            yield error_event("unreachable", phase, exc.message, exc.details)
-            return
-        parsed = bm.parse_output(output)
-        if status != 0 or (parsed.errors and parsed.measured is None):
-            yield error_event(
-                "runtime_error",
-                "measure",
-                bm.failure_message(parsed, status)
-                + ("" if status != 127 else f": is {self.connection.benchmark_model} there?"),
-                _tail(output),
-                exit_code=status,
-            )
-            return
-        yield {"type": "phase", "phase": "finish"}
-        options = {
-            "tool": "benchmark_model",
-            "binary": self.connection.benchmark_model,
-            "threads": threads,
-            "flags": tool_flags,
-        }
-        try:
-            result = bm.result_event(
-                parsed,
-                spec,
-                environment=environment,
-                runtime_options=options,
-                model_file_bytes=os.path.getsize(spec.model.path),
-            )
-        except bm.OutputError as exc:
-            yield error_event(
-                "protocol",
-                "finish",
-                f"benchmark_model's output could not be read: {exc}",
-                _tail(output),
-            )
-            return
-        yield result
-
-    def _environment(self, spec: BenchSpec) -> dict[str, Any]:
-        from engines import __version__
-
-        facts = self.device_facts()  # read per run: temperature and governor change
-        return {
-            **facts,
-            "tool": "edgebench",
-            "tool_version": __version__,
-            "runtime": "benchmark_model",
-            "runtime_versions": {},
-            "threads": spec.threads or self.profile.threads,
-            "accelerator": spec.accelerator,
-            "model_sha256": spec.model.sha256,
-        }
 
 
 class _SentinelFilter:

@@ -120,6 +120,10 @@ def open_device(profile: DeviceProfile) -> Any:
 
         return SshDevice(profile)
     if profile.kind == "adb":
+        if getattr(profile.connection, "mode", "python") == "benchmark_model":
+            from engines.devices.benchmark_model_device import BenchmarkModelDevice
+
+            return BenchmarkModelDevice(profile)
         from engines.devices.adb import AdbDevice
 
         return AdbDevice(profile)

@@ -17,14 +17,14 @@ import secrets
 import subprocess
 import tempfile
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
+from engines.devices.agent_device import AgentDevice
 from engines.devices.base import PhaseBudgets
 from engines.devices.bundle import build_bundle
 from engines.devices.host_keys import ChangedHostKey, UnknownHostKey, known_hosts_files, scan
-from engines.devices.local import LocalDevice
 from engines.devices.profile import DeviceProfile, SshConnection
 from engines.devices.remote import shell_command
 from engines.floor.errors import BadInput, DeviceUnreachable, RunFailed
@@ -101,11 +101,11 @@ def ssh_argv(connection: SshConnection) -> list[str]:
     return [*argv, "--", c.host]
 
 
-class SshDevice(LocalDevice):
+class SshDevice(AgentDevice):
     kind = "ssh"
 
     def __init__(self, profile: DeviceProfile, budgets: PhaseBudgets | None = None) -> None:
-        super().__init__(budgets=budgets, name=profile.name, threads=profile.threads)
+        super().__init__(profile.name, budgets, threads=profile.threads)
         if not isinstance(profile.connection, SshConnection):
             raise BadInput(f"device {profile.name!r} is not an SSH device")
         self.profile = profile
@@ -114,6 +114,7 @@ class SshDevice(LocalDevice):
         self._bundle_path: str | None = None
         self._probe: dict[str, Any] | None = None
         self._next_ping = 0.0
+        self._wall_budget_s = 0.0
 
     # connection -------------------------------------------------------------------------
 
@@ -319,7 +320,16 @@ class SshDevice(LocalDevice):
 
     # running ----------------------------------------------------------------------------
 
-    def _prepare(self, spec: BenchSpec) -> Generator[dict[str, Any], None, BenchSpec]:
+    def prepare(self, spec: BenchSpec) -> Generator[dict[str, Any], None, BenchSpec]:
+        """Upload the agent and the spec's files; the agent's time budget and heartbeat."""
+        phases = ("start", "verify", "load", "first", "warmup", "measure", "finish")
+        wall = sum(self.budgets.for_phase(p, spec) for p in phases)
+        self._wall_budget_s = wall + (self.budgets.evaluate_s if spec.evaluate else 0.0)
+        # The agent ends itself when our pings stop: a device that loses its network keeps
+        # nothing running (sshd alone may not notice a vanished client for hours).
+        c = self.connection
+        heartbeat = max(10.0, 2.0 * c.keepalive_interval_s * c.keepalive_count)
+        spec = dataclasses.replace(spec, parent_heartbeat_s=heartbeat)
         yield {"type": "log", "level": "info", "message": f"connecting to {self.name}"}
         yield from self.ensure_agent()
         root = self.root()
@@ -356,7 +366,7 @@ class SshDevice(LocalDevice):
             inputs=inputs,
         )
 
-    def _start(self) -> Child:
+    def start(self, spec: BenchSpec) -> Child:
         assert self._bundle_path is not None
         tools = self.probe().get("tools", {})
         words = [self.connection.python, "-X", "faulthandler", "-u", self._bundle_path]
@@ -368,17 +378,7 @@ class SshDevice(LocalDevice):
             words = ["env", "EDGEBENCH_ALLOW_FAULTS=1", *words]
         return start_command([*ssh_argv(self.connection), shell_command(words)])
 
-    def run(self, spec: BenchSpec) -> Iterator[dict[str, Any]]:
-        phases = ("start", "verify", "load", "first", "warmup", "measure", "finish")
-        wall = sum(self.budgets.for_phase(p, spec) for p in phases)
-        self._wall_budget_s = wall + (self.budgets.evaluate_s if spec.evaluate else 0.0)
-        # The agent ends itself when our pings stop: a device that loses its network keeps
-        # nothing running (sshd alone may not notice a vanished client for hours).
-        c = self.connection
-        heartbeat = max(10.0, 2.0 * c.keepalive_interval_s * c.keepalive_count)
-        yield from super().run(dataclasses.replace(spec, parent_heartbeat_s=heartbeat))
-
-    def _tick(self, proc: subprocess.Popen[bytes]) -> None:
+    def keepalive(self, proc: subprocess.Popen[bytes]) -> None:
         now = time.monotonic()
         if now < self._next_ping or proc.stdin is None:
             return
@@ -389,7 +389,7 @@ class SshDevice(LocalDevice):
         except (BrokenPipeError, OSError):
             pass  # ssh has gone: its exit is reported by the event loop
 
-    def _exit_error(self, returncode: int | None, phase: str, details: str) -> dict[str, Any]:
+    def classify_exit(self, returncode: int | None, phase: str, details: str) -> dict[str, Any]:
         from engines.floor.events import error_event
 
         if returncode == 255:

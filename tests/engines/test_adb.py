@@ -16,6 +16,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,8 +37,10 @@ from engines.devices.adb import (
     with_exit_sentinel,
 )
 from engines.devices.base import PhaseBudgets
+from engines.devices.benchmark_model_device import BenchmarkModelDevice
 from engines.devices.profile import AdbConnection, DeviceProfile
 from engines.devices.remote import shell_command
+from engines.floor.errors import BadInput
 from engines.floor.events import parse_event
 from engines.floor.spec import BenchSpec, ModelRef, RunPolicy
 
@@ -393,6 +396,11 @@ def _profile(serial: str = "0a388e93", mode: str = "benchmark_model", **conn) ->
     return DeviceProfile(name="phone", kind="adb", connection=connection)
 
 
+def _tool(profile: DeviceProfile, runner: Any = None) -> BenchmarkModelDevice:
+    """A benchmark_model device answered by `runner` (a FakeAdb) instead of a phone."""
+    return BenchmarkModelDevice(profile, runner=runner)
+
+
 def _model(tmp_path: Path) -> tuple[Path, str]:
     path = tmp_path / "odd name's model.tflite"
     path.write_bytes(b"TFL3" + bytes(range(200)))
@@ -402,7 +410,7 @@ def _model(tmp_path: Path) -> tuple[Path, str]:
 def test_push_verifies_then_renames_and_reuses(tmp_path):
     model, sha = _model(tmp_path)
     fake = FakeAdb()
-    device = AdbDevice(_profile(work_dir=ODD), runner=fake)
+    device = _tool(_profile(work_dir=ODD), runner=fake)
     final = device.push(model, "model", ".tflite")
     assert final == f"{ODD}/model-{sha[:32]}.tflite"
     commands = fake.commands()
@@ -426,7 +434,7 @@ def test_push_verifies_then_renames_and_reuses(tmp_path):
 def test_push_hash_mismatch_is_a_clear_error_and_nothing_is_renamed(tmp_path):
     model, sha = _model(tmp_path)
     fake = FakeAdb(corrupt_push=True)
-    device = AdbDevice(_profile(), runner=fake)
+    device = _tool(_profile(), runner=fake)
     with pytest.raises(AdbError, match="failed verification") as caught:
         device.push(model, "model", ".tflite")
     assert sha in caught.value.message and "nothing was renamed" in caught.value.message
@@ -444,7 +452,7 @@ def test_push_failure_reports_adb_s_reason(tmp_path):
             return 1, "", "adb: error: failed to copy: remote No space left on device\n"
         return FakeAdb()(argv, timeout_s)
 
-    device = AdbDevice(_profile(), runner=runner)
+    device = _tool(_profile(), runner=runner)
     with pytest.raises(AdbError, match="No space left on device"):
         device.push(model, "model", ".tflite")
 
@@ -454,25 +462,27 @@ def test_missing_sentinel_is_a_lost_connection():
         return 0, "half an answ", ""
 
     with pytest.raises(AdbConnectionLost):
-        AdbDevice(_profile(), runner=runner).shell("true")
+        _tool(_profile(), runner=runner).shell("true")
 
     def gone(argv, timeout_s):
         return 1, "", "error: device '0a388e93' not found\n"
 
     with pytest.raises(AdbError, match="not found: check `adb devices`"):
-        AdbDevice(_profile(), runner=gone).shell("true")
+        _tool(_profile(), runner=gone).shell("true")
 
 
 def test_info_in_one_shell_call_and_tcpip_warning():
     fake = FakeAdb()
-    facts = AdbDevice(_profile(serial="192.168.1.50:5555"), runner=fake).info()
+    facts = _tool(_profile(serial="192.168.1.50:5555"), runner=fake).info()
     assert len(fake.calls) == 1 and fake.commands()[0][:2] == ["sh", "-c"]
     assert facts["os"] == "Android 14 (API 34)" and facts["transport"] == "tcpip"
-    assert facts["kind"] == "adb" and facts["serial"] == "192.168.1.50:5555"
+    assert facts["kind"] == "benchmark_model" and facts["serial"] == "192.168.1.50:5555"
     assert len(facts["warnings"]) == 1 and "not encrypted" in facts["warnings"][0]
-    usb = AdbDevice(_profile(), runner=FakeAdb()).info()
+    usb = _tool(_profile(), runner=FakeAdb()).info()
     assert usb["warnings"] == [] and usb["transport"] == "usb"
-    tls = AdbDevice(_profile(serial="adb-X-Y._adb-tls-connect._tcp"), runner=FakeAdb()).info()
+    tls = BenchmarkModelDevice(
+        _profile(serial="adb-X-Y._adb-tls-connect._tcp"), runner=FakeAdb()
+    ).info()
     assert tls["warnings"] == [] and tls["transport"] == "tls"
 
 
@@ -490,7 +500,9 @@ def _bm_spec(model: Path, sha: str, **extra) -> BenchSpec:
 def test_benchmark_model_run_yields_schema_valid_events(tmp_path):
     model, sha = _model(tmp_path)
     fake = FakeAdb(recorded("benchmark_model_android_aarch64.txt"))
-    device = AdbDevice(_profile(serial="192.168.1.50:5555", benchmark_model=ODD), runner=fake)
+    device = BenchmarkModelDevice(
+        _profile(serial="192.168.1.50:5555", benchmark_model=ODD), runner=fake
+    )
     events = _valid(list(device.run(_bm_spec(model, sha))))
     phases = [e["phase"] for e in events if e["type"] == "phase"]
     assert phases == ["verify", "measure", "finish"]
@@ -535,7 +547,7 @@ def test_benchmark_model_run_yields_schema_valid_events(tmp_path):
 def test_benchmark_model_old_output_and_batch_note(tmp_path):
     model, sha = _model(tmp_path)
     fake = FakeAdb(recorded("benchmark_model_v2_8.txt"))
-    events = _valid(list(AdbDevice(_profile(), runner=fake).run(_bm_spec(model, sha, batch=8))))
+    events = _valid(list(_tool(_profile(), runner=fake).run(_bm_spec(model, sha, batch=8))))
     result = events[-1]
     assert result["warmup"] == {"runs": 1, "mean_ms": pytest.approx(3512.39)}
     assert result["statistics"]["p50_ms"] is None
@@ -548,7 +560,7 @@ def test_benchmark_model_failure_is_an_error_with_the_output_tail(tmp_path):
     model, sha = _model(tmp_path)
     fake = FakeAdb(recorded("benchmark_model_failed.txt"))
     fake.benchmark_status = 1
-    events = _valid(list(AdbDevice(_profile(), runner=fake).run(_bm_spec(model, sha))))
+    events = _valid(list(_tool(_profile(), runner=fake).run(_bm_spec(model, sha))))
     error = events[-1]
     assert error["error_type"] == "runtime_error" and error["exit_code"] == 1
     assert error["message"] == "benchmark_model failed (exit code 1): Failed to allocate tensors!"
@@ -558,12 +570,12 @@ def test_benchmark_model_failure_is_an_error_with_the_output_tail(tmp_path):
 def test_benchmark_model_unreadable_output_and_missing_binary(tmp_path):
     model, sha = _model(tmp_path)
     fake = FakeAdb("Segmentation fault\n")
-    events = _valid(list(AdbDevice(_profile(), runner=fake).run(_bm_spec(model, sha))))
+    events = _valid(list(_tool(_profile(), runner=fake).run(_bm_spec(model, sha))))
     assert events[-1]["error_type"] == "protocol"
     assert "Segmentation fault" in events[-1]["details"]
     missing = FakeAdb("/system/bin/sh: /data/local/tmp/benchmark_model: not found\n")
     missing.benchmark_status = 127
-    events = _valid(list(AdbDevice(_profile(), runner=missing).run(_bm_spec(model, sha))))
+    events = _valid(list(_tool(_profile(), runner=missing).run(_bm_spec(model, sha))))
     assert events[-1]["message"].endswith("is /data/local/tmp/benchmark_model there?")
 
 
@@ -571,7 +583,7 @@ def test_benchmark_model_connection_drop_mid_run(tmp_path):
     model, sha = _model(tmp_path)
     fake = FakeAdb(recorded("benchmark_model_android_aarch64.txt"))
     fake.drop_benchmark = True
-    events = _valid(list(AdbDevice(_profile(), runner=fake).run(_bm_spec(model, sha))))
+    events = _valid(list(_tool(_profile(), runner=fake).run(_bm_spec(model, sha))))
     assert events[-1]["error_type"] in ("connection_lost", "unreachable")
     assert events[-1]["phase"] == "measure"
 
@@ -585,7 +597,7 @@ def test_benchmark_model_cancel_during_the_run(tmp_path):
             raise AdbCancelled("cancelled while adb was running")
         return fake(argv, timeout_s)
 
-    events = _valid(list(AdbDevice(_profile(), runner=runner).run(_bm_spec(model, sha))))
+    events = _valid(list(_tool(_profile(), runner=runner).run(_bm_spec(model, sha))))
     assert (events[-1]["error_type"], events[-1]["phase"]) == ("cancelled", "measure")
 
 
@@ -610,9 +622,23 @@ def test_default_runner_stops_adb_on_cancel_and_timeout():
         subprocess_runner(["/no/such/adb", "devices"], 10)
 
 
+def test_each_adb_mode_is_its_own_device_kind():
+    from engines.devices.agent_device import AgentDevice
+    from engines.devices.profile import open_device
+
+    agent = open_device(_profile(mode="python"))
+    tool = open_device(_profile(mode="benchmark_model"))
+    assert (type(agent), agent.kind) == (AdbDevice, "adb") and isinstance(agent, AgentDevice)
+    assert (type(tool), tool.kind) == (BenchmarkModelDevice, "benchmark_model")
+    with pytest.raises(BadInput, match="benchmark_model"):
+        AdbDevice(_profile(mode="benchmark_model"))
+    with pytest.raises(BadInput, match="runs the agent"):
+        _tool(_profile(mode="python"))
+
+
 def test_benchmark_model_refuses_what_it_cannot_do(tmp_path):
     model, sha = _model(tmp_path)
-    device = AdbDevice(_profile(), runner=FakeAdb())
+    device = _tool(_profile(), runner=FakeAdb())
     onnx = BenchSpec(ModelRef(str(model), "onnx", sha), "onnxruntime")
     assert _valid(list(device.run(onnx)))[-1]["error_type"] == "bad_input"
     accuracy_only = _bm_spec(model, sha, measure=False)
@@ -720,6 +746,6 @@ def test_python_mode_upload_failure_is_one_error_event(tmp_path, fake_adb_progra
 def test_default_threads_are_the_phones_cores_not_this_machines():
     import dataclasses
 
-    assert AdbDevice(_profile(), runner=FakeAdb()).default_threads() == 8  # recorded nproc
+    assert _tool(_profile(), runner=FakeAdb()).default_threads() == 8  # recorded nproc
     pinned = dataclasses.replace(_profile(), threads=2)
-    assert AdbDevice(pinned, runner=FakeAdb()).default_threads() == 2
+    assert _tool(pinned, runner=FakeAdb()).default_threads() == 2

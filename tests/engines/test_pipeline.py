@@ -84,8 +84,9 @@ def test_cancelling_the_matrix_runs_nothing_more(store, tiny_models):
 
 @pytest.mark.slow
 def test_an_unreachable_device_of_any_kind_ends_the_same_way(store, tiny_models, tmp_path):
-    """ssh to a closed port and adb without its program: each run ends with one
-    `unreachable` error event before the agent, stored as a failed run naming the device."""
+    """ssh to a closed port, and adb without its program (the agent's ADB device and the
+    benchmark_model device): each run ends with one `unreachable` error event before the
+    agent, stored as a failed run naming the device."""
     import socket
 
     from engines.devices.profile import AdbConnection, DeviceProfile, SshConnection, open_device
@@ -106,13 +107,23 @@ def test_an_unreachable_device_of_any_kind_ends_the_same_way(store, tiny_models,
             "adb",
             AdbConnection(serial="x", mode="python", adb=str(tmp_path / "no-such-adb")),
         ),
+        DeviceProfile(
+            "gone-benchmark-model",
+            "adb",
+            AdbConnection(serial="x", mode="benchmark_model", adb=str(tmp_path / "no-adb")),
+        ),
     ]
-    request = ProfileRequest(
+    onnx = ProfileRequest(
         str(tiny_models.onnx), "onnxruntime", threads=1, policy=FAST, evaluate_data=None
+    )
+    # benchmark_model only times .tflite files: its request is the same model on LiteRT.
+    tflite = ProfileRequest(
+        str(tiny_models.tflite), "litert", threads=1, policy=FAST, evaluate_data=None
     )
     outcomes = []
     for profile_ in profiles:
         device = open_device(profile_)
+        request = tflite if device.kind == "benchmark_model" else onnx
         try:
             events = list(profile(request, store, device))
         finally:
@@ -125,4 +136,5 @@ def test_an_unreachable_device_of_any_kind_ends_the_same_way(store, tiny_models,
     assert outcomes == [
         ("unreachable", "spawn", "failed", "gone-board"),
         ("unreachable", "spawn", "failed", "gone-phone"),
+        ("unreachable", "spawn", "failed", "gone-benchmark-model"),
     ]
