@@ -1,8 +1,9 @@
 """Device profiles: the built-ins in profiles/devices/ and the user's in the config dir.
 
 Each TOML file is one device (name, kind, [connection], runtimes, threads, notes),
-validated on load (a pydantic model for the file, per-kind checks for its connection); an
-error names the file and the field. Devices added from the CLI or
+validated on load (a pydantic model for the file; its [connection] table by the
+connection's own pydantic dataclass in `engines.devices.profile`); an error names the
+file and the field. Devices added from the CLI or
 the Devices page are written to the user dir atomically.
 """
 
@@ -16,7 +17,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engines.devices.profile import (
-    ADB_MODES,
     KINDS,
     AdbConnection,
     Connection,
@@ -34,8 +34,6 @@ CONNECTIONS: dict[str, type[Connection]] = {
     "adb": AdbConnection,
 }
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-#: Host names, aliases and addresses: no spaces, no leading '-' (never an ssh option).
-HOST_RE = re.compile(r"^[A-Za-z0-9_.:\[\]%][A-Za-z0-9_.:\[\]%-]*$")
 
 
 def user_dir() -> Path:
@@ -45,46 +43,54 @@ def user_dir() -> Path:
 
 
 def _connection(kind: str, raw: Any, where: str) -> Connection:
+    """The engine's connection for a [connection] table; pydantic checks it (the rules
+    live on the connection classes) and its first problem is said in the file's words."""
     if not isinstance(raw, dict):
         raise BadInput(f"{where}: [connection] must be a table")
     cls = CONNECTIONS[kind]
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
+    try:
+        return cls(**raw)
+    except ValidationError as exc:
+        fields = ", ".join(f.name for f in dataclasses.fields(cls))
         raise BadInput(
-            f"{where}: connection.{unknown[0]} is not a setting of {kind} devices",
-            f"settings: {', '.join(fields)}",
-        )
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        default = fields[key].default
-        if key == "ssh_options":
-            if not isinstance(value, list) or not all(
-                isinstance(v, str) and "=" in v for v in value
-            ):
-                raise BadInput(f"{where}: connection.ssh_options must be a list of 'Key=Value'")
-            values[key] = tuple(value)
-        elif key == "port" or isinstance(default, int):
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
-                raise BadInput(f"{where}: connection.{key} must be a whole number (1-65535)")
-            values[key] = value
-        elif not isinstance(value, str):
-            raise BadInput(f"{where}: connection.{key} must be text")
-        else:
-            values[key] = value.strip()
-    if kind == "ssh":
-        host = values.get("host", "")
-        if not host or not HOST_RE.match(host):
-            raise BadInput(
-                f"{where}: connection.host {host!r} is not a host name, address or ssh alias"
-            )
-        if values.get("user") and not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", values["user"]):
-            raise BadInput(f"{where}: connection.user {values['user']!r} is not a user name")
-    if kind == "adb" and values.get("mode", "python") not in ADB_MODES:
-        raise BadInput(f"{where}: connection.mode must be one of {', '.join(ADB_MODES)}")
-    if kind == "local" and values.get("accelerator", "cpu") not in ("cpu", "cuda"):
-        raise BadInput(f"{where}: connection.accelerator must be cpu or cuda")
-    return cls(**values)
+            f"{where}: {_connection_problem(exc, cls, kind)}", f"settings: {fields}"
+        ) from None
+    except TypeError as exc:  # a required field missing
+        raise BadInput(f"{where}: [connection] {exc}") from None
+
+
+def _connection_problem(error: ValidationError, cls: type[Connection], kind: str) -> str:
+    problem = error.errors()[0]
+    key = ".".join(str(p) for p in problem["loc"])
+    said, ctx = problem["type"], problem.get("ctx", {})
+    if said in ("unexpected_keyword_argument", "extra_forbidden"):
+        return f"connection.{key} is not a setting of {kind} devices"
+    if said in ("missing_argument", "missing"):
+        return f"connection.{key} is required for {kind} devices"
+    if said == "value_error":
+        return f"connection.{key} {ctx.get('error', problem['msg'])}"
+    if said == "literal_error":
+        return f"connection.{key} must be one of {ctx.get('expected', '')}".replace("'", "")
+    if said.startswith(("int_", "greater_than", "less_than")):
+        low, high = _bounds(cls, key)
+        return f"connection.{key} must be a whole number ({low}-{high})"
+    if said.startswith("string_"):
+        return f"connection.{key} must be text"
+    return f"connection.{key}: {problem['msg'].lower()}"
+
+
+def _bounds(cls: type[Connection], key: str) -> tuple[Any, Any]:
+    """A whole-number setting's range, read from its pydantic field."""
+    import annotated_types
+
+    low: Any = "…"
+    high: Any = "…"
+    for rule in cls.__pydantic_fields__[key].metadata:  # type: ignore[union-attr]
+        if isinstance(rule, annotated_types.Ge):
+            low = rule.ge
+        elif isinstance(rule, annotated_types.Le):
+            high = rule.le
+    return low, high
 
 
 class ProfileFile(BaseModel):

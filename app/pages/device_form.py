@@ -173,9 +173,10 @@ class DeviceForm(QGroupBox):
     # ------------------------------------------------------------------ values
 
     def clear(self) -> None:
-        self.show_profile(
-            DeviceProfile(name="", kind="ssh", connection=SshConnection(host="")), editable=True
-        )
+        """A new device: ssh's defaults and no host (a connection needs one to be made)."""
+        defaults = SshConnection(host="host")
+        self.show_profile(DeviceProfile(name="", kind="ssh", connection=defaults), editable=True)
+        self.host.clear()
 
     def show_profile(self, profile: DeviceProfile, editable: bool) -> None:
         self.name.setText(profile.name)

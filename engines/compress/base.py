@@ -1,9 +1,10 @@
 """The compression step contract (Olive's Pass shape): typed settings, what it applies to, run.
 
-A step is a registered class with a frozen `Settings` dataclass whose fields carry a
-description, a unit and bounds in their metadata (the wizard builds its widgets from
-them), a statement of which model kinds it applies to, and one `run` method that does the
-work inside a worker process and imports its heavy library there.
+A step is a registered class with a frozen `Settings` pydantic model (`StepSettings`:
+unknown keys refused, strict types) whose fields carry a description, a unit, bounds and
+choices (the wizard builds its widgets from them, `parse_settings` validates with them), a
+statement of which model kinds it applies to, and one `run` method that does the work
+inside a worker process and imports its heavy library there.
 
 Model kinds a step sees:
   "torch"  an nn.Module in memory (demo, zoo, .pt2 graphs); steps return a new module
@@ -13,17 +14,26 @@ Model kinds a step sees:
 
 from __future__ import annotations
 
-import dataclasses
 import threading
-import types
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import annotated_types
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
 from engines.floor.errors import BadInput, Cancelled
 
-__all__ = ["BadInput", "Cancelled", "Step", "StepContext", "parse_settings", "setting"]
+__all__ = [
+    "BadInput",
+    "Cancelled",
+    "Step",
+    "StepContext",
+    "StepSettings",
+    "describe_settings",
+    "parse_settings",
+    "setting",
+]
 
 ProgressFn = Callable[[str, float | None], None]
 
@@ -42,17 +52,36 @@ def setting(
 
     widget hints: "ratio" (slider 0..1), "file" (path picker), "" (from the type).
     """
-    meta = {
-        "description": description,
-        "minimum": minimum,
-        "maximum": maximum,
-        "unit": unit,
-        "choices": choices,
-        "widget": widget,
-    }
+    extra: dict[str, Any] = {"unit": unit, "widget": widget}
+    if choices:
+        extra["choices"] = list(choices)
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata=meta)
-    return field(default=default, metadata=meta)
+        return Field(
+            default_factory=lambda: type(default)(default),
+            description=description,
+            json_schema_extra=extra,
+        )
+    return Field(default, description=description, ge=minimum, le=maximum, json_schema_extra=extra)
+
+
+class StepSettings(BaseModel):
+    """A step's settings: frozen, unknown keys refused, types strict (1.5 is not a whole
+    number, "1" is not a number), bounds and choices checked from the fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _one_of_the_choices(cls, value: Any, info: ValidationInfo) -> Any:
+        choices = _extra(cls.model_fields[str(info.field_name)]).get("choices")
+        if choices and value not in choices:
+            raise ValueError(f"{value!r} is not one of: {', '.join(choices)}")
+        return value
+
+
+def _extra(info: Any) -> dict[str, Any]:
+    extra = info.json_schema_extra
+    return dict(extra) if isinstance(extra, dict) else {}
 
 
 @dataclass
@@ -96,8 +125,7 @@ class Step:
     #: True when the step needs calibration / training data.
     needs_data: ClassVar[bool] = False
 
-    @dataclass(frozen=True)
-    class Settings:
+    class Settings(StepSettings):
         pass
 
     @classmethod
@@ -117,97 +145,65 @@ class Step:
 
 # ------------------------------------------------------------------------ settings parsing
 
-
-def _type_of(cls: type, name: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    return hints[name]
-
-
-def _coerce(value: Any, hint: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, where)
-            except BadInput as exc:
-                errors.append(exc.message)
-        raise BadInput(errors[0] if errors else f"{where}: unexpected value {value!r}")
-    if origin in (list, tuple):
-        if not isinstance(value, (list, tuple)):
-            raise BadInput(f"{where}: expected a list, got {value!r}")
-        inner = args[0] if args else Any
-        items = [_coerce(v, inner, where) for v in value]
-        return tuple(items) if origin is tuple else items
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise BadInput(f"{where}: expected true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise BadInput(f"{where}: expected a whole number, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise BadInput(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise BadInput(f"{where}: expected text, got {value!r}")
-        return value
-    return value
+#: pydantic's error types, in the words a preset's author reads.
+_EXPECTED = {
+    "bool_type": "expected true or false",
+    "int_type": "expected a whole number",
+    "float_type": "expected a number",
+    "string_type": "expected text",
+    "list_type": "expected a list",
+}
 
 
 def parse_settings(step: type[Step], raw: dict[str, Any], where: str = "") -> Any:
     """Build a step's Settings from plain data; every error names the field and the rule."""
     settings_cls = step.Settings
     prefix = f"{where}{step.name}" if where else step.name
-    known = {f.name: f for f in dataclasses.fields(settings_cls)}
-    unknown = sorted(set(raw) - set(known))
-    if unknown:
-        raise BadInput(
-            f"{prefix}: unknown setting {unknown[0]!r}",
-            f"settings of {step.name}: {', '.join(known) or 'none'}",
-        )
-    values: dict[str, Any] = {}
-    for name, f in known.items():
-        if name not in raw:
-            continue
-        where_field = f"{prefix}.{name}"
-        value = _coerce(raw[name], _type_of(settings_cls, name), where_field)
-        meta = f.metadata
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if meta.get("minimum") is not None and value < meta["minimum"]:
-                raise BadInput(f"{where_field} = {value} is below the minimum {meta['minimum']}")
-            if meta.get("maximum") is not None and value > meta["maximum"]:
-                raise BadInput(f"{where_field} = {value} is above the maximum {meta['maximum']}")
-        if meta.get("choices") and value not in meta["choices"]:
-            raise BadInput(f"{where_field} = {value!r} is not one of: {', '.join(meta['choices'])}")
-        values[name] = value
-    return settings_cls(**values)
+    try:
+        return settings_cls.model_validate(raw)
+    except ValidationError as exc:
+        raise _in_words(exc, prefix, step) from None
+
+
+def _in_words(exc: ValidationError, prefix: str, step: type[Step]) -> BadInput:
+    problem = exc.errors()[0]
+    name = str(problem["loc"][0]) if problem["loc"] else ""
+    where_field = f"{prefix}.{name}"
+    value, kind, ctx = problem.get("input"), problem["type"], problem.get("ctx", {})
+    if kind == "extra_forbidden":
+        known = ", ".join(step.Settings.model_fields) or "none"
+        return BadInput(f"{prefix}: unknown setting {name!r}", f"settings of {step.name}: {known}")
+    if kind == "greater_than_equal":
+        return BadInput(f"{where_field} = {value} is below the minimum {ctx['ge']}")
+    if kind == "less_than_equal":
+        return BadInput(f"{where_field} = {value} is above the maximum {ctx['le']}")
+    if kind == "value_error":
+        return BadInput(f"{where_field} = {ctx['error']}")
+    expected = _EXPECTED.get(kind, problem["msg"].lower())
+    return BadInput(f"{where_field}: {expected}, got {value!r}")
 
 
 def describe_settings(step: type[Step]) -> list[dict[str, Any]]:
-    """Settings as plain data for a form: name, type, default, description, bounds."""
+    """Settings as plain data for a form, read from the pydantic fields: name, type,
+    default, description, bounds, unit, choices and widget."""
     out = []
-    hints = typing.get_type_hints(step.Settings)
-    for f in dataclasses.fields(step.Settings):
-        default = (
-            f.default
-            if f.default is not dataclasses.MISSING
-            else (f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
-        )
-        out.append(
-            {
-                "name": f.name,
-                "type": getattr(hints[f.name], "__name__", str(hints[f.name])),
-                "default": default,
-                **{k: v for k, v in f.metadata.items() if v not in (None, "")},
-            }
-        )
+    for name, info in step.Settings.model_fields.items():
+        bounds: dict[str, Any] = {}
+        for rule in info.metadata:
+            if isinstance(rule, annotated_types.Ge):
+                bounds["minimum"] = rule.ge
+            elif isinstance(rule, annotated_types.Le):
+                bounds["maximum"] = rule.le
+        extra = _extra(info)
+        if extra.get("choices"):
+            extra["choices"] = tuple(extra["choices"])
+        described = {
+            "name": name,
+            "type": getattr(info.annotation, "__name__", str(info.annotation)),
+            "default": info.get_default(call_default_factory=True),
+            "description": info.description or "",
+            **bounds,
+            **extra,
+        }
+        out.append({k: v for k, v in described.items() if v not in (None, "")})
     return out

@@ -215,7 +215,6 @@ class Distill(Step):
     effect = "wins back accuracy lost by pruning or factorisation; size and speed unchanged"
     needs_data = True
 
-    @dataclass(frozen=True)
     class Settings(Step.Settings):
         epochs: int = setting(10, "passes over the data", minimum=1, maximum=500)
         temperature: float = setting(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engines.compress.base import Step, StepContext, setting
@@ -143,7 +142,6 @@ class LowRank(Step):
     effect = "fewer parameters and MACs in big layers; accuracy drops as the rank falls"
     structural = True
 
-    @dataclass(frozen=True)
     class Settings(Step.Settings):
         rank_ratio: float = setting(
             0.5,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engines.compress.base import Step, StepContext, setting
@@ -167,7 +166,6 @@ class MagnitudePrune(Step):
         "as sparsity rises"
     )
 
-    @dataclass(frozen=True)
     class Settings(Step.Settings):
         sparsity: float = setting(
             0.5,
@@ -376,7 +374,6 @@ class StructuredPrune(Step):
     effect = "fewer MACs and parameters, really faster; accuracy drops until fine-tuned"
     structural = True
 
-    @dataclass(frozen=True)
     class Settings(Step.Settings):
         ratio: float = setting(
             0.3,
@@ -391,8 +388,7 @@ class StructuredPrune(Step):
             "all the layers it couples",
             choices=("l1", "l2"),
         )
-        # setting() returns a dataclasses.field with a default_factory for lists
-        keep_layers: list[str] = setting(  # noqa: RUF009
+        keep_layers: list[str] = setting(
             [],
             "module names never pruned (as in model.named_modules()); the layers that "
             "produce the model output are always kept",

@@ -7,11 +7,10 @@ the torch-to-TFLite conversion (litert-torch, PT2E for full INT8).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from engines.compress.base import Step, StepContext, setting
+from engines.compress.base import Step, StepContext, StepSettings, setting
 
 
 class PrecisionStep(Step):
@@ -49,8 +48,7 @@ class QuantizeDynamic(PrecisionStep):
     )
     tflite_mode = "dynamic-int8"
 
-    @dataclass(frozen=True)
-    class Settings:
+    class Settings(StepSettings):
         per_channel: bool = setting(
             True,
             "one scale per output channel instead of per tensor (all-MiniLM-L6-v2: "
@@ -84,8 +82,7 @@ class QuantizeStatic(PrecisionStep):
     needs_data = True
     tflite_mode = "int8"
 
-    @dataclass(frozen=True)
-    class Settings:
+    class Settings(StepSettings):
         per_channel: bool = setting(True, "one weight scale per output channel")
         calibrate_method: str = setting(
             "minmax",
@@ -134,8 +131,7 @@ class Float16(PrecisionStep):
     )
     tflite_mode = "fp16"
 
-    @dataclass(frozen=True)
-    class Settings:
+    class Settings(StepSettings):
         keep_io_types: bool = setting(True, "keep float32 inputs and outputs (ONNX)")
 
     def run_onnx(self, src: Path, dst: Path, settings: Any, ctx: StepContext) -> dict[str, Any]:

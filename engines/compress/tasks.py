@@ -6,7 +6,6 @@ files are written into the work folder the host gave and imported by the host af
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -119,9 +118,7 @@ def compress_torch(payload: dict[str, Any], progress: Progress) -> dict[str, Any
         with torch.no_grad():
             program = torch.export.export(module, example)
         torch.export.save(program, str(path))
-        outputs.append(
-            {"path": str(path), "report": report, "settings": dataclasses.asdict(settings)}
-        )
+        outputs.append({"path": str(path), "report": report, "settings": settings.model_dump()})
     progress("torch steps done", 1.0)
     return {"outputs": outputs}
 
@@ -196,7 +193,7 @@ def compress_onnx(payload: dict[str, Any], progress: Progress) -> dict[str, Any]
     return {
         "path": str(dst),
         "report": {**report, "parity": parity},
-        "settings": dataclasses.asdict(settings),
+        "settings": settings.model_dump(),
     }
 
 

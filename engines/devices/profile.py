@@ -1,28 +1,40 @@
-"""Device profiles: where a run happens and how to reach it, as plain typed data.
+"""Device profiles: where a run happens and how to reach it, as typed, validated data.
 
-The TOML files that hold them are read by `profiles.devices`; the engine only sees these
-dataclasses and turns one into a `Device` with `open_device`.
+The connection tables are pydantic dataclasses: a value that does not fit (an unknown
+key, a port of 70000, a host that would be read as an ssh option) is refused when one is
+made, wherever it comes from (a TOML file, the Devices page, the CLI). The TOML files are
+read by `profiles.devices`, which turns pydantic's errors into the file's words; the
+engine turns a profile into a `Device` with `open_device`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, field_validator
+from pydantic.dataclasses import dataclass as validated
 
 from engines.floor.errors import BadInput
 
 KINDS = ("local", "ssh", "adb")
 ADB_MODES = ("python", "benchmark_model")
+#: Host names, aliases and addresses: no spaces, no leading '-' (never an ssh option).
+HOST_RE = re.compile(r"^[A-Za-z0-9_.:\[\]%][A-Za-z0-9_.:\[\]%-]*$")
+USER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+#: Unknown keys refused, no type coercion ("22" is not a port), text stripped.
+TABLE = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
 
 
-@dataclass(frozen=True)
+@validated(frozen=True, config=TABLE)
 class LocalConnection:
     """This machine: the agent runs as a child process."""
 
-    accelerator: str = "cpu"  # "cpu" | "cuda"
+    accelerator: Literal["cpu", "cuda"] = "cpu"
 
 
-@dataclass(frozen=True)
+@validated(frozen=True, config=TABLE)
 class SshConnection:
     """A Linux board reached with the system OpenSSH client (honours ~/.ssh/config).
 
@@ -32,21 +44,44 @@ class SshConnection:
 
     host: str
     user: str = ""
-    port: int | None = None
+    port: Annotated[int | None, Field(ge=1, le=65535)] = None
     identity_file: str = ""
     python: str = "python3"
     #: Per-user cache folder on the device for the agent and models (hash-named files).
     cache_dir: str = "~/.cache/edgebench"
     #: Extra `-o Key=Value` options for ssh (e.g. "ProxyJump=bastion").
     ssh_options: tuple[str, ...] = ()
-    connect_timeout_s: int = 10
+    connect_timeout_s: Annotated[int, Field(ge=1, le=3600)] = 10
     #: Keep-alive probes: a device that stops answering is dropped after
     #: interval x count seconds.
-    keepalive_interval_s: int = 5
-    keepalive_count: int = 3
+    keepalive_interval_s: Annotated[int, Field(ge=1, le=3600)] = 5
+    keepalive_count: Annotated[int, Field(ge=1, le=100)] = 3
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, host: str) -> str:
+        if not host or not HOST_RE.match(host):
+            raise ValueError(f"{host!r} is not a host name, address or ssh alias")
+        return host
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, user: str) -> str:
+        if user and not USER_RE.match(user):
+            raise ValueError(f"{user!r} is not a user name")
+        return user
+
+    @field_validator("ssh_options", mode="before")
+    @classmethod
+    def _options(cls, options: Any) -> tuple[str, ...]:
+        if not isinstance(options, (list, tuple)) or not all(
+            isinstance(o, str) and "=" in o for o in options
+        ):
+            raise ValueError("must be a list of 'Key=Value'")
+        return tuple(o.strip() for o in options)
 
 
-@dataclass(frozen=True)
+@validated(frozen=True, config=TABLE)
 class AdbConnection:
     """An Android device reached with the `adb` binary.
 
@@ -56,7 +91,7 @@ class AdbConnection:
 
     serial: str = ""  # empty: the only device attached
     adb: str = "adb"
-    mode: str = "python"
+    mode: Literal["python", "benchmark_model"] = "python"
     python: str = "/data/data/com.termux/files/usr/bin/python"
     benchmark_model: str = "/data/local/tmp/benchmark_model"
     work_dir: str = "/data/local/tmp/edgebench"

@@ -4,6 +4,7 @@ the ssh command line: the parts of devices that need no device."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import zipfile
 from pathlib import Path
@@ -46,11 +47,31 @@ def test_builtins_load_and_local_cuda_asks_for_cuda():
         ({**_ssh(), "threads": 0}, "threads must be a whole number >= 1"),
         ({**_ssh(), "name": "../evil"}, "name '../evil' must be"),
         ({"name": "p", "kind": "adb", "connection": {"mode": "telnet"}}, "connection.mode"),
+        (_ssh(keepalive_count=0), "connection.keepalive_count must be a whole number (1-100)"),
+        ({"name": "p", "kind": "ssh", "connection": {}}, "connection.host is required"),
     ],
 )
 def test_bad_profiles_name_the_field(data, message):
-    with pytest.raises(BadInput, match=message.replace("(", r"\(").replace(".", r"\.")):
+    with pytest.raises(BadInput, match=re.escape(message)):
         parse_profile(data, "pi5.toml")
+
+
+def test_the_connection_rules_hold_wherever_a_connection_is_made():
+    """The rules live on the engine's connection classes (pydantic dataclasses), so a
+    profile built in code is checked as a file is."""
+    import dataclasses
+
+    import pydantic
+
+    from engines.devices.profile import AdbConnection, SshConnection
+
+    good = SshConnection(host="pi5.local", ssh_options=["ProxyJump=bastion"])  # type: ignore[arg-type]
+    assert good.ssh_options == ("ProxyJump=bastion",)
+    for bad in ({"port": 70000}, {"host": "-oProxyCommand=x"}, {"user": "a b"}, {"port": "22"}):
+        with pytest.raises(pydantic.ValidationError):
+            dataclasses.replace(good, **bad)
+    with pytest.raises(pydantic.ValidationError):
+        AdbConnection(mode="telnet")  # type: ignore[arg-type]
 
 
 def test_save_round_trips_and_refuses_clashes(edgebench_home):

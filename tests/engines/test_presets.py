@@ -44,6 +44,25 @@ def test_every_catalogue_step_loads_and_describes_its_settings():
             assert described["description"], (name, described["name"])
 
 
+def test_step_settings_are_pydantic_models_with_their_rules_in_the_schema():
+    """The settings' rules live in pydantic fields: the JSON schema a form could be built
+    from carries the bounds and choices, unknown keys are refused and values are frozen."""
+    import pydantic
+
+    from engines.compress.base import StepSettings
+
+    for name in STEPS:
+        settings = step_class(name).Settings
+        assert issubclass(settings, StepSettings), name
+        assert settings.model_json_schema().get("additionalProperties") is False, name
+    schema = step_class("prune-structured").Settings.model_json_schema()["properties"]
+    assert schema["ratio"]["minimum"] == 0.0 and schema["ratio"]["maximum"] == 0.9
+    assert schema["importance"]["choices"] == ["l1", "l2"]
+    made = step_class("prune-structured").Settings()
+    with pytest.raises(pydantic.ValidationError):
+        made.ratio = 0.5  # type: ignore[misc]
+
+
 def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "bad.toml"
     path.write_text(text)
