@@ -71,7 +71,8 @@ def _report_lines(reports: list[dict[str, Any]]) -> list[str]:
 
 def cmd_compress(args: argparse.Namespace, open_store: StoreFn) -> int:
     from app.cli_inputs import input_spec
-    from engines.compress.build import VariantRequest, build_variant
+    from engines.compress.build import VariantRequest
+    from engines.pipeline.build import build
     from profiles.presets import get_preset
 
     recipe = get_preset(args.preset)
@@ -84,7 +85,7 @@ def cmd_compress(args: argparse.Namespace, open_store: StoreFn) -> int:
         inputs=input_spec(args),
     )
     with open_store(args) as store:
-        outcome = _drive(build_variant(request, store, threading.Event()), "variant")
+        outcome = _drive(build(request, store, threading.Event()), "variant")
         artifact = store.artifact(outcome["artifact_id"])
         written = _write_out(artifact, args.out) if args.out else None
     if args.json:
@@ -112,8 +113,9 @@ def cmd_compress(args: argparse.Namespace, open_store: StoreFn) -> int:
 
 
 def cmd_export(args: argparse.Namespace, open_store: StoreFn) -> int:
-    from engines.compress.build import VariantRequest, build_variant
+    from engines.compress.build import VariantRequest
     from engines.compress.recipe import single_step
+    from engines.pipeline.build import build
 
     modes = [m for m in ("int8", "dynamic_int8", "fp16") if getattr(args, m)]
     if len(modes) > 1:
@@ -128,7 +130,7 @@ def cmd_export(args: argparse.Namespace, open_store: StoreFn) -> int:
                 calibration=args.calib,
                 trust_code=args.trust_code,
             )
-            outcome = _drive(build_variant(request, store, threading.Event()), "variant")
+            outcome = _drive(build(request, store, threading.Event()), "variant")
             artifact = store.artifact(outcome["artifact_id"])
             reports = outcome["reports"]
         else:
@@ -155,11 +157,16 @@ def cmd_export(args: argparse.Namespace, open_store: StoreFn) -> int:
 
 
 def _export_plain(args: argparse.Namespace, store: Any) -> tuple[Any, list[dict[str, Any]]]:
-    from app.cli_resolve import resolve_shown
-    from engines.export.runnable import export_fp32
+    from engines.pipeline.build import export
 
-    source = resolve_shown(args.model, store, trust_code=args.trust_code)
-    events = export_fp32(source, args.to, store, opset=args.opset, dynamic_batch=args.dynamic_batch)
+    events = export(
+        args.model,
+        args.to,
+        store,
+        trust_code=args.trust_code,
+        opset=args.opset,
+        dynamic_batch=args.dynamic_batch,
+    )
     while True:
         try:
             event = next(events)

@@ -66,12 +66,10 @@ CALIBRATION_LIMIT = 512
 
 
 def build_events(request: Any, db_path: Path, cancel: threading.Event) -> Iterator[dict[str, Any]]:
-    """The variant build, in the job's thread with the job's own store connection."""
-    from engines.compress.build import build_variant
-    from engines.store.db import Store
+    """The pipeline's variant build, in the job's thread on its own store connection."""
+    from engines.pipeline.build import build
 
-    with Store(db_path) as store:
-        yield from build_variant(request, store, cancel)
+    yield from build(request, db_path, cancel)
 
 
 def evaluate_events(
