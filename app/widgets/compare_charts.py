@@ -319,7 +319,7 @@ def synthetic_runs() -> tuple[list[RunRow], dict[int, list[float]]]:
                 status="ok",
                 spec={},
                 environment=None,
-                statistics=summarize(values),
+                statistics=dict(summarize(values)),
                 memory={"peak_rss_delta_bytes": size_bytes * 2.1, "model_file_bytes": size_bytes},
                 result={
                     "load_ms": p50 * 9,

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -121,6 +121,35 @@ def _ranks(logits2d: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.asarray(greater + tied_before)
 
 
+class ClassificationScores(TypedDict):
+    """Top-1/top-5 against the data's labels (None where they cannot be scored)."""
+
+    count: int
+    classes: int | None
+    top1: float | None
+    top5: float | None
+
+
+class FidelityScores(TypedDict):
+    """How closely a variant's outputs follow its FP32 source's on the same inputs."""
+
+    count: int
+    cosine_mean: float | None
+    cosine_min: float | None
+    sqnr_db: float | None
+    max_abs_error: float | None
+    top1_agreement: float | None
+    nonfinite_samples: int
+
+
+class Evaluation(TypedDict):
+    """A run's `evaluation`: what was scored, on how many samples."""
+
+    count: int
+    classification: ClassificationScores | None
+    fidelity: FidelityScores | None
+
+
 class _Classification:
     def __init__(self) -> None:
         self.count = 0
@@ -144,7 +173,7 @@ class _Classification:
         self.hits1 += int((ranks < 1).sum())
         self.hits5 += int((ranks < 5).sum())
 
-    def result(self) -> dict[str, Any]:
+    def result(self) -> ClassificationScores:
         n = self.count
         top5 = self.classes is not None and self.classes >= 5
         return {
@@ -250,9 +279,9 @@ class _Fidelity:
         _exact_add(self.noise, ee.tolist())
         self.max_abs = max(self.max_abs, float(np.abs(err).max()) if err.size else 0.0)
 
-    def result(self) -> dict[str, Any]:
+    def result(self) -> FidelityScores:
         n = self.count
-        out: dict[str, Any] = {
+        out: FidelityScores = {
             "count": n,
             "cosine_mean": None,
             "cosine_min": None,
@@ -282,7 +311,7 @@ def sqnr_db(signal_energy: float, noise_energy: float) -> float:
     return max(-SQNR_CAP_DB, min(SQNR_CAP_DB, value))
 
 
-def classification_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+def classification_metrics(logits: np.ndarray, labels: np.ndarray) -> ClassificationScores:
     """Labelled accuracy: {"count", "classes", "top1", "top5"} (fractions in [0, 1]).
 
     `logits` is N x C (or N x 1 x C, N x C x 1 x 1 ...); `labels` N integers in 0..C-1.
@@ -293,7 +322,7 @@ def classification_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, 
     return acc.result()
 
 
-def fidelity_metrics(reference: list[np.ndarray], candidate: list[np.ndarray]) -> dict[str, Any]:
+def fidelity_metrics(reference: list[np.ndarray], candidate: list[np.ndarray]) -> FidelityScores:
     """Fidelity of `candidate` to `reference`, both lists of model outputs (axis 0 = sample).
 
     Returns {"count", "cosine_mean", "cosine_min", "sqnr_db", "max_abs_error",
@@ -358,8 +387,8 @@ class EvalAccumulator:
         self._count += n
         self._batches += 1
 
-    def result(self) -> dict[str, Any]:
-        """{"count", "classification": dict | None, "fidelity": dict | None}."""
+    def result(self) -> Evaluation:
+        """{"count", "classification": scores | None, "fidelity": scores | None}."""
         return {
             "count": self._count,
             "classification": self._classification.result() if self._labelled else None,

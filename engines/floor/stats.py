@@ -9,8 +9,8 @@ distribution-free one from binomial order statistics.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
 
 PERCENTILES = {"p5": 0.05, "p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 CV_WARN = 0.10
@@ -41,7 +41,30 @@ def median_ci95(sorted_values: Sequence[float]) -> tuple[float, float]:
     return sorted_values[lo_rank - 1], sorted_values[hi_rank - 1]
 
 
-def summarize(latencies_ms: Sequence[float], batch: int = 1) -> dict[str, Any]:
+class LatencyStatistics(TypedDict):
+    """A run's latency figures, as stored and sent (`statistics` of a result event).
+    Keys carry their unit; a run with no timed samples has None instead."""
+
+    count: int
+    mean_ms: float
+    std_ms: float
+    cv: float
+    min_ms: float
+    max_ms: float
+    median_ci95_ms: list[float]
+    throughput_per_s: float
+    batch: int
+    percentile_method: str
+    std_method: str
+    p5_ms: float
+    p50_ms: float
+    p90_ms: float
+    p95_ms: float
+    p99_ms: float
+    warnings: list[str]
+
+
+def summarize(latencies_ms: Sequence[float], batch: int = 1) -> LatencyStatistics:
     """All figures for one measured run. Keys carry their unit."""
     values = sorted(float(v) for v in latencies_ms)
     n = len(values)
@@ -50,7 +73,8 @@ def summarize(latencies_ms: Sequence[float], batch: int = 1) -> dict[str, Any]:
     mean = math.fsum(values) / n
     std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / n)
     ci_lo, ci_hi = median_ci95(values)
-    stats: dict[str, Any] = {
+    at = {key: nearest_rank(values, p) for key, p in PERCENTILES.items()}
+    stats: LatencyStatistics = {
         "count": n,
         "mean_ms": mean,
         "std_ms": std,
@@ -62,14 +86,18 @@ def summarize(latencies_ms: Sequence[float], batch: int = 1) -> dict[str, Any]:
         "batch": batch,
         "percentile_method": "nearest-rank sorted[floor(n*p)]",
         "std_method": "population",
+        "p5_ms": at["p5"],
+        "p50_ms": at["p50"],
+        "p90_ms": at["p90"],
+        "p95_ms": at["p95"],
+        "p99_ms": at["p99"],
+        "warnings": [],
     }
-    for key, p in PERCENTILES.items():
-        stats[f"{key}_ms"] = nearest_rank(values, p)
     stats["warnings"] = warnings_for(stats)
     return stats
 
 
-def warnings_for(stats: dict[str, Any]) -> list[str]:
+def warnings_for(stats: Mapping[str, Any]) -> list[str]:
     """What a reader must know before trusting the figures."""
     notes = []
     if stats["cv"] > CV_WARN:

@@ -1,19 +1,7 @@
-"""Runtime adapters (onnxruntime, LiteRT, torch) behind one registry.
+"""Runtime adapters (onnxruntime, LiteRT, torch) behind one registry (`registry.py`).
 
-Importing this package imports no runtime: each adapter imports its library inside the
-methods that need it, so `edgebench --help` and the agent stay light.
+Importing this package imports nothing, not even numpy: the device probe reads runtime
+versions from `versions.py` on devices that have no numpy yet (and says to install it),
+and each adapter imports its library inside the methods that need it, so
+`edgebench --help` and the agent stay light.
 """
-
-from engines.runtimes.base import Availability, Runtime, RuntimeOptions, Session, TensorInfo
-from engines.runtimes.registry import all_runtimes, get_runtime, register
-
-__all__ = [
-    "Availability",
-    "Runtime",
-    "RuntimeOptions",
-    "Session",
-    "TensorInfo",
-    "all_runtimes",
-    "get_runtime",
-    "register",
-]
