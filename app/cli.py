@@ -13,19 +13,28 @@ from collections.abc import Iterator
 from typing import Any
 
 from app.formatting import count, ms, size, table
-from engines.floor.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED, BadInput, EdgeBenchError
+from engines.floor.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    BadInput,
+    EdgeBenchError,
+)
 
 # ---------------------------------------------------------------------------- helpers
 
 
 def _store(args: argparse.Namespace) -> Any:
+    """The results store. Commands that only read (`read_only` in their defaults) never
+    create one: with nothing stored yet they get `StoreMissing`."""
     from engines.store.db import Store
 
     if args.db:
         os.environ["EDGEBENCH_DB"] = args.db
     from engines.floor import paths
 
-    return Store(paths.db_path())
+    return Store(paths.db_path(), create=not getattr(args, "read_only", False))
 
 
 class ExactParser(argparse.ArgumentParser):
@@ -140,6 +149,8 @@ def _run_profile(
                 outcome[event["type"]] = event
             elif event["type"] == "stored":
                 outcome["run_id"] = event["run_id"]
+            elif event["type"] == "pending":
+                print(f"warning: {event['message']}", file=sys.stderr)
     finally:
         bar.close()
     return outcome
@@ -420,7 +431,17 @@ def cmd_runtimes(args: argparse.Namespace) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     if args.action == "rerun":
         return _rerun(args)
-    with _store(args) as store:
+    from engines.store.errors import StoreMissing
+
+    args.read_only = True
+    try:
+        opened = _store(args)
+    except StoreMissing as exc:
+        if args.action != "list":
+            raise
+        print("[]" if args.json else f"no runs yet ({exc.message})")
+        return EXIT_OK
+    with opened as store:
         if args.action == "list":
             runs = store.runs(limit=args.limit, model=args.model, runtime=args.runtime)
             if args.json:
@@ -618,6 +639,9 @@ def build_parser() -> argparse.ArgumentParser:
     from app.cli_report import add_commands as add_report
 
     add_report(sub, _store)
+    from app.cli_store import add_commands as add_store
+
+    add_store(sub)
     return parser
 
 
@@ -632,8 +656,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {hint[0]}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        # Ctrl-C: the shell's convention (128 + SIGINT); a run stopped half-way is never
+        # stored (the pipeline stores only finished runs).
         print("cancelled", file=sys.stderr)
-        return EXIT_RUN_FAILED
+        return EXIT_INTERRUPTED
+    except PermissionError as exc:
+        print(f"error: permission denied: {exc.filename or exc}", file=sys.stderr)
+        print(
+            "  check who owns it and its mode, or use another --db / EDGEBENCH_HOME",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
     except BrokenPipeError:
         # The reader went away (`edgebench runs list | head`): that is not an error of ours.
         # Point stdout at /dev/null so the interpreter's final flush does not fail again.

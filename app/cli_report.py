@@ -110,7 +110,7 @@ def add_commands(sub: Any, open_store: StoreFn) -> None:
     )
     p.add_argument("--json", action="store_true", help="also write the figures as JSON next to it")
     p.add_argument("--csv", action="store_true", help="also write the figures as CSV next to it")
-    p.set_defaults(func=lambda args: cmd_report(args, open_store))
+    p.set_defaults(func=lambda args: cmd_report(args, open_store), read_only=True)
 
     p = sub.add_parser(
         "compare",
@@ -130,4 +130,4 @@ def add_commands(sub: Any, open_store: StoreFn) -> None:
     out.add_argument("--markdown", action="store_true", help="a GitHub-flavoured table")
     out.add_argument("--csv", action="store_true", help="the raw stored numbers")
     out.add_argument("--json", action="store_true", help="every cell with its text and change")
-    p.set_defaults(func=lambda args: cmd_compare(args, open_store))
+    p.set_defaults(func=lambda args: cmd_compare(args, open_store), read_only=True)

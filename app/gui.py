@@ -6,6 +6,7 @@ import argparse
 import gc
 import os
 import sys
+from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("EdgeBench")
     app.setOrganizationName("EdgeBench")
     app.setStyle("Fusion")  # follows the system's light or dark scheme (Qt 6.5+)
+    refused = _store_refused(paths.db_path())
+    if refused is not None:
+        return refused
     window = MainWindow(Workspace(paths.db_path()))
     window.show()
     if args.model:
@@ -64,6 +68,29 @@ def main(argv: list[str] | None = None) -> int:
     del window
     gc.collect()
     return code
+
+
+def _store_refused(db_path: Path) -> int | None:
+    """Open the results store once before the window: a damaged, newer, locked or
+    unwritable store is a dialog that says what is wrong and what to do (and the exit
+    code of the CLI), never a traceback. None when it opened."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from engines.store.db import Store
+    from engines.store.errors import StoreError
+
+    try:
+        with Store(db_path):
+            return None
+    except StoreError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.details:
+            print(f"  {exc.details}", file=sys.stderr)
+        box = QMessageBox(QMessageBox.Icon.Critical, "EdgeBench: results store", exc.message)
+        box.setInformativeText(exc.details)
+        if os.environ.get("QT_QPA_PLATFORM") != "offscreen":
+            box.exec()
+        return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -133,12 +133,23 @@ def accept(keys: list[HostKey], expected_fingerprint: str | None = None) -> Path
             f"the device offers {offered}, not {expected_fingerprint}: nothing was stored",
             "check the fingerprint on the device itself",
         )
+    from engines.floor import paths
+    from engines.floor.atomic import write_atomically
+
+    paths.config_dir(create=True)  # 0700: only this user reads what we trust
     path = known_hosts_file()
-    existing = path.read_text() if path.exists() else ""
-    new = [k.line for k in keys if k.line not in existing.splitlines()]
-    if new:
-        with path.open("a", encoding="utf-8") as f:
-            if existing and not existing.endswith("\n"):
-                f.write("\n")
-            f.write("\n".join(new) + "\n")
+    existing = path.read_text().splitlines() if path.exists() else []
+    # Trusting a host again replaces what was stored for it: a replaced key must not stay
+    # accepted beside the new one.
+    hosts = {k.line.split()[0] for k in keys}
+    kept = [line for line in existing if line.strip() and line.split()[0] not in hosts]
+    lines = kept + [k.line for k in keys]
+    if lines != existing:
+        text = "\n".join(lines) + "\n"
+
+        def write(tmp: Path) -> None:
+            tmp.write_text(text, encoding="utf-8")
+            tmp.chmod(0o600)
+
+        write_atomically(path, write)
     return path

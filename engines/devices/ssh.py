@@ -59,6 +59,15 @@ def control_dir() -> Path:
     """Short path for ControlMaster sockets (unix socket paths are capped near 104 bytes)."""
     path = Path(tempfile.gettempdir()) / f"edgebench-ssh-{os.getuid()}"
     path.mkdir(mode=0o700, exist_ok=True)
+    # In a shared /tmp another user may have made this name first: their sockets would
+    # carry our sessions. Only a folder of our own, private to us, is used.
+    info = path.lstat()
+    if path.is_symlink() or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise BadInput(
+            f"{path} is not a private folder of this user (owner uid {info.st_uid}, mode "
+            f"{info.st_mode & 0o777:o}): its ssh connection sockets cannot be trusted",
+            "remove it (or set TMPDIR to a private folder) and try again",
+        )
     return path
 
 

@@ -7,6 +7,8 @@ from typing import Any
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_RUN_FAILED = 3
+#: Ctrl-C: 128 + SIGINT, as shells report it.
+EXIT_INTERRUPTED = 130
 
 
 class EdgeBenchError(Exception):

@@ -182,6 +182,7 @@ def _run_job(
     from engines.pipeline.profile import profile
 
     final: dict[str, Any] = {}
+    pending: dict[str, Any] = {}
     run_id = None
     stream = profile(job.request, store, device, stop)
     try:
@@ -191,6 +192,8 @@ def _run_job(
                 final = event
             elif event["type"] == "stored":
                 run_id = int(event["run_id"])
+            elif event["type"] == "pending":
+                pending = event
             if stop.is_set():
                 break
     except EdgeBenchError as exc:
@@ -198,7 +201,8 @@ def _run_job(
         final = {
             "type": "error",
             "error_type": error_type,
-            "message": exc.message,
+            # A run measured but not stored says where it is kept.
+            "message": str(pending.get("message") or exc.message),
             "details": exc.details,
         }
     except Exception as exc:  # a bug of ours: the job fails, the matrix goes on

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,6 +170,14 @@ def profile(
     from engines.runtimes.registry import get_runtime
 
     device = device or LocalDevice()
+    if request.keep_run and not getattr(store, "writable", True):
+        from engines.store.errors import StoreReadOnly
+
+        # Before anything is measured: a run that could only be thrown away is not started.
+        raise StoreReadOnly(
+            f"runs cannot be stored: {store.path} is read-only",
+            "make it writable, or point --db / EDGEBENCH_DB at a writable file",
+        )
     runtime = get_runtime(request.runtime)
     availability = runtime.available()
     # A device's own agent says whether it has the runtime; here only the host is known.
@@ -233,16 +241,42 @@ def profile(
         return
     is_result = final["type"] == "result"
     status = RunStatus.of(final)
-    run_id = store.add_run(
-        artifact_id=artifact.id,
-        model_label=source.name,
-        runtime=runtime.name,
-        device=device.name,
-        spec=json.loads(spec.to_json()),
-        result=final if is_result else None,
-        error=None if is_result else final,
-        samples_ms=samples if is_result else (),
-        memory_trace=memory,
-        status=status.value,
-    )
-    yield {"type": "stored", "run_id": run_id, "status": status.value}
+    run = {
+        "artifact_id": artifact.id,
+        "model_label": source.name,
+        "runtime": runtime.name,
+        "device": device.name,
+        "spec": json.loads(spec.to_json()),
+        "result": final if is_result else None,
+        "error": None if is_result else final,
+        "samples_ms": samples if is_result else [],
+        "memory_trace": memory,
+        "status": status.value,
+    }
+    yield from _store_run(store, run)
+
+
+def _store_run(store: Store, run: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """`stored` with the new run id; when the store cannot take it (full, locked, gone
+    read-only), the measured run is kept in the pending folder and `pending` says where
+    (it is imported the next time the store opens), then the store's error is raised."""
+    from engines.store.errors import StoreError
+    from engines.store.pending import keep_pending
+
+    try:
+        run_id = store.add_run(**run)
+    except StoreError as exc:
+        try:
+            kept = keep_pending(store.path, run)
+        except OSError as also:
+            exc.message += f"; the measured run could not be kept either ({also.strerror})"
+            raise exc from None
+        yield {
+            "type": "pending",
+            "path": str(kept),
+            "status": run["status"],
+            "message": f"the run was measured but not stored ({exc.message}); it is kept "
+            f"in {kept} and stored the next time the store opens",
+        }
+        raise
+    yield {"type": "stored", "run_id": run_id, "status": run["status"]}

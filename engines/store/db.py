@@ -1,21 +1,39 @@
-"""The results store: SQLite (WAL) holding artifacts with lineage, runs and raw samples."""
+"""The results store: SQLite (WAL) holding artifacts with lineage, runs and raw samples.
+
+It fails safe. Every SQLite error is a typed store error (`engines.store.errors`). A new
+database is made whole beside its place and linked in, so no process ever sees a
+half-made one. An empty (0-byte) file or one that fails `quick_check` is refused and
+never written to. Migrations read the schema version under the write lock. A read-only
+file is opened read-only (reading works, writing says why it cannot). A measured run that
+cannot be stored is kept as JSON in a pending folder beside the store (`pending.py`) and
+imported the next time the store opens writable.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from engines.floor.errors import BadInput
+from engines.store.errors import (
+    RECOVERY,
+    Connection,
+    NewerSchema,
+    StoreCorrupt,
+    StoreMissing,
+    StoreReadOnly,
+)
 from engines.store.migrations import LATEST, MIGRATIONS
 
-
-class NewerSchema(BadInput):
-    """The database was written by a newer EdgeBench."""
+__all__ = ["ArtifactRow", "NewerSchema", "RunRow", "Store"]
 
 
 @dataclass(frozen=True)
@@ -59,23 +77,110 @@ def _loads(text: str | None) -> Any:
     return json.loads(text) if text else None
 
 
-class Store:
-    """One writer per database: the process that opens it. Writes use BEGIN IMMEDIATE."""
+def writable(path: Path) -> bool:
+    """Whether this process may write the database file and its folder (the journal)."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
-    def __init__(self, path: str | Path) -> None:
+
+def _connect(path: Path, read_only: bool = False) -> Connection:
+    if read_only:
+        # A WAL database read from a folder we cannot write has no -shm to make:
+        # `immutable` reads the file as it is (nobody can be writing it either).
+        uri = f"file:{quote(str(path))}?mode=ro"
+        db = _open(uri, path)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except StoreReadOnly:
+            db.close()
+            db = _open(uri + "&immutable=1", path)
+        return db
+    return _open(str(path), path)
+
+
+def _open(target: str, path: Path) -> Connection:
+    db = sqlite3.connect(
+        target,
+        isolation_level=None,
+        timeout=10.0,
+        factory=Connection,
+        uri=target.startswith("file:"),
+    )
+    db.store_path = path
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def _create(path: Path) -> None:
+    """A new database with the whole schema, made under a temporary name and linked into
+    place: another process opening `path` meanwhile sees nothing or all of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.new-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        db = _open(str(temp), path)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            tx = _Tx(db)
+            for number, script in enumerate(MIGRATIONS, 1):
+                tx.executescript_in_tx(script)
+                db.execute(f"PRAGMA user_version = {number}")
+            db.execute("COMMIT")
+        finally:
+            db.close()
+        try:
+            os.link(temp, path)  # fails if another process made it first: theirs is used
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links
+            if not path.exists():
+                os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+class Store:
+    """One writer per database: the process that opens it. Writes use BEGIN IMMEDIATE.
+
+    `create=False` is for commands that only read: a missing database is `StoreMissing`,
+    and nothing is created."""
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
-        self._db.row_factory = sqlite3.Row
+        if not self.path.exists():
+            if not create:
+                raise StoreMissing(
+                    f"nothing is stored yet: {self.path} does not exist",
+                    "profile a model first: edgebench profile demo:digits-cnn",
+                )
+            _create(self.path)
+        elif self.path.is_file() and self.path.stat().st_size == 0:
+            raise StoreCorrupt(
+                f"{self.path} is empty (0 bytes): it was truncated, or it is not a "
+                "database EdgeBench made; it was left as it is",
+                "move it away (a new store is made in its place), or restore a backup",
+            )
+        self.writable = writable(self.path)
+        self._db = _connect(self.path, read_only=not self.writable)
         try:
             self._refuse_newer()  # before WAL: a newer app's database is left untouched
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self.migrate()
+            self._check_health()
+            if self.writable:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA foreign_keys=ON")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self.migrate()
+            elif self.schema_version < LATEST:
+                raise StoreReadOnly(
+                    f"{self.path} has schema version {self.schema_version} and cannot be "
+                    f"upgraded to {LATEST}: it is read-only",
+                    "make it writable once, or point --db / EDGEBENCH_DB at a copy",
+                )
         except BaseException:
             self._db.close()
             raise
+        if self.writable:
+            from engines.store.pending import import_pending
+
+            self.imported_pending = import_pending(self)
 
     def close(self) -> None:
         self._db.close()
@@ -91,9 +196,14 @@ class Store:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def migrate(self, target: int = LATEST) -> None:
+        """Forward migrations; the version is read again under the write lock, so two
+        processes opening an old store never both apply the same migration."""
         self._refuse_newer()
-        for number in range(self.schema_version + 1, target + 1):
-            with self.transaction() as db:
+        if self.schema_version >= target:
+            return
+        with self.transaction() as db:
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            for number in range(version + 1, target + 1):
                 db.executescript_in_tx(MIGRATIONS[number - 1])
                 db.execute(f"PRAGMA user_version = {number}")
 
@@ -105,13 +215,33 @@ class Store:
                 "upgrade EdgeBench, or point --db / EDGEBENCH_DB at another database",
             )
 
+    def _check_health(self) -> None:
+        """`PRAGMA quick_check`: a damaged database is refused before anything writes."""
+        problems = [str(row[0]) for row in self._db.execute("PRAGMA quick_check").fetchall()]
+        if problems != ["ok"]:
+            raise StoreCorrupt(
+                f"{self.path} is damaged (quick_check: {'; '.join(problems[:3])}); nothing "
+                "was written to it",
+                f"see what can be saved: {RECOVERY}",
+            )
+
+    def check(self) -> list[str]:
+        """`PRAGMA integrity_check`'s findings (["ok"] for a healthy database)."""
+        return [str(row[0]) for row in self._db.execute("PRAGMA integrity_check").fetchall()]
+
     @contextmanager
     def transaction(self) -> Iterator[_Tx]:
+        if not self.writable:
+            raise StoreReadOnly(
+                f"{self.path} cannot be written: the file or its folder is read-only",
+                "make it writable, or point --db / EDGEBENCH_DB at a writable file",
+            )
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield _Tx(self._db)
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite may have rolled back itself (disk full)
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
@@ -193,6 +323,10 @@ class Store:
         if found is None:
             raise BadInput(f"no artifact with id {artifact_id}")
         return found
+
+    def artifact_or_none(self, artifact_id: int) -> ArtifactRow | None:
+        row = self._db.execute("SELECT * FROM artifacts WHERE id=?", (artifact_id,)).fetchone()
+        return self._artifact_row(row)
 
     def artifact_by_sha(self, sha256: str) -> ArtifactRow | None:
         row = self._db.execute("SELECT * FROM artifacts WHERE sha256=?", (sha256,)).fetchone()
@@ -349,7 +483,7 @@ class Store:
 class _Tx:
     """The connection inside BEGIN IMMEDIATE; executescript would commit, so split it."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Connection) -> None:
         self._db = db
 
     def execute(self, sql: str, args: Iterable[Any] = ()) -> sqlite3.Cursor:

@@ -105,8 +105,8 @@ def test_db_flag_puts_the_database_there(tiny_models, capsys, tmp_path, edgebenc
     db = tmp_path / "elsewhere" / "my-results.sqlite"
     payload = _profile_json(capsys, str(tiny_models.onnx), "onnxruntime")
     assert main(["--db", str(db), "runs", "list", "--json"]) == EXIT_OK
-    assert _json(capsys) == []  # a different, new database
-    assert db.is_file()
+    assert _json(capsys) == []  # a different database, not made by a command that reads
+    assert not db.exists()
     code = main(
         [
             "--db",
@@ -135,7 +135,9 @@ def test_edgebench_db_env(tmp_path, monkeypatch, capsys):
     db = tmp_path / "env.sqlite"
     monkeypatch.setenv("EDGEBENCH_DB", str(db))
     assert main(["runs", "list", "--json"]) == EXIT_OK
-    assert db.is_file()
+    assert json.loads(capsys.readouterr().out) == [] and not db.exists()
+    assert main(["store", "check"]) == EXIT_BAD_INPUT
+    assert str(db) in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------- bad input
@@ -187,6 +189,10 @@ def test_pt2_without_trust_is_bad_input(tiny_models, capsys):
 def test_bad_policy_and_unknown_run(capsys):
     assert main(["profile", "x.onnx", "--runtime", "onnxruntime", "--runs", "0"]) == EXIT_BAD_INPUT
     assert "run policy" in capsys.readouterr().err
+    assert main(["runs", "show", "12345"]) == EXIT_BAD_INPUT
+    assert "nothing is stored yet" in capsys.readouterr().err  # and nothing was made
+    assert main(["inspect", "demo:digits-cnn"]) == EXIT_OK  # now a store exists
+    capsys.readouterr()
     assert main(["runs", "show", "12345"]) == EXIT_BAD_INPUT
     assert "no run with id 12345" in capsys.readouterr().err
     assert main(["runs", "show"]) == EXIT_BAD_INPUT

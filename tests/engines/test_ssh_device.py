@@ -159,11 +159,17 @@ def test_a_changed_host_key_is_refused(ssh_server, tmp_path):
     other = keygen(tmp_path / "other_host_key")
     entry = f"[127.0.0.1]:{ssh_server.port} {Path(f'{other}.pub').read_text().split(' ')[0]} "
     entry += Path(f"{other}.pub").read_text().split(" ")[1]
+    known_hosts_file().parent.mkdir(parents=True, exist_ok=True)
     known_hosts_file().write_text(entry + "\n")
     device = SshDevice(ssh_server.profile(tmp_path / "c"))
     try:
         with pytest.raises(ChangedHostKey, match="CHANGED"):
             device.info()
+        # Trusting the device again (after checking it) replaces the old key: the real
+        # sshd is reached, and the key it no longer has is no longer accepted.
+        accept(scan(device.connection))
+        assert device.info()["device"] == device.name
+        assert entry not in known_hosts_file().read_text()
     finally:
         device.close()
 
