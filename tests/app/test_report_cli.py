@@ -51,6 +51,12 @@ def test_bad_requests_exit_2_with_what_to_do(capsys, tmp_path):
     assert main(["report", "--out", str(tmp_path / "x.pdf")]) == EXIT_BAD_INPUT
     assert "edgebench runs list" in capsys.readouterr().err
     assert main(["report", "77", "--out", str(tmp_path / "x.pdf")]) == EXIT_BAD_INPUT
+    assert "nothing is stored yet" in capsys.readouterr().err  # and no store was made
+    from engines.floor import paths
+    from engines.store.db import Store
+
+    Store(paths.db_path()).close()
+    assert main(["report", "77", "--out", str(tmp_path / "x.pdf")]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert "no run with id 77" in err and "edgebench runs list" in err
     assert not (tmp_path / "x.pdf").exists()
