@@ -45,9 +45,15 @@ def device_names(text: str | None) -> list[str]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from profiles.devices import all_devices
+    from profiles.devices import all_devices, broken_devices
 
     devices = all_devices()
+    for path, problem in broken_devices().items():
+        print(
+            f"warning: {problem.message} (device {path.stem!r} is off until the file is "
+            "fixed; the others work)",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps({n: d.to_dict() | {"builtin": d.builtin} for n, d in devices.items()}))
         return EXIT_OK

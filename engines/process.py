@@ -90,14 +90,27 @@ def close_pipes(proc: subprocess.Popen[bytes]) -> None:
                 pass
 
 
-def crash_message(returncode: int | None, doing: str) -> tuple[str, str | None]:
-    """A person's sentence for how a child ended, and the signal name if any."""
+#: What a SIGKILL was, by whether this cgroup's OOM-kill count rose (None: no cgroup says).
+SIGKILL_HINTS = {
+    True: "killed by the kernel's out-of-memory killer (this cgroup's oom_kill count rose)",
+    False: "killed from outside, not by the out-of-memory killer (this cgroup's oom_kill "
+    "count did not change)",
+    None: "killed from outside: by a person, a supervisor or the kernel's out-of-memory "
+    "killer (the kernel log, dmesg, says which)",
+}
+
+
+def crash_message(
+    returncode: int | None, doing: str, killed_by_oom: bool | None = None
+) -> tuple[str, str | None]:
+    """A person's sentence for how a child ended, and the signal name if any. A SIGKILL is
+    blamed on the OOM killer only when the cgroup's counter says so (`killed_by_oom`)."""
     if returncode is not None and returncode < 0:
         name = signal_name(returncode)
         hint = {
             "SIGSEGV": "a segmentation fault in native code (runtime or model)",
             "SIGABRT": "the runtime aborted",
-            "SIGKILL": "killed from outside, most often by the kernel's out-of-memory killer",
+            "SIGKILL": SIGKILL_HINTS[killed_by_oom],
             "SIGBUS": "a bus error in native code",
         }.get(name, "killed by a signal")
         return f"crashed with {name} during {doing}: {hint}", name
@@ -109,6 +122,8 @@ class Child:
     """A spawned child with its stdout lines queued and the tail of its stderr kept."""
 
     proc: subprocess.Popen[bytes]
+    #: This cgroup's OOM-kill count when the child started (None: no cgroup says).
+    oom_before: int | None = None
     lines: queue.Queue[Any] = field(default_factory=queue.Queue[Any])
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=60))
     threads: list[threading.Thread] = field(default_factory=list)
@@ -120,6 +135,11 @@ class Child:
 
     def stderr_tail(self) -> str:
         return "\n".join(self.tail)
+
+    def killed_by_oom(self) -> bool | None:
+        from engines.floor.oom import killed_by_oom
+
+        return killed_by_oom(self.oom_before)
 
     def stop(self, grace_s: float = TERM_GRACE_S) -> None:
         """Kill the process group, close the pipes, let the pump threads finish."""
@@ -147,7 +167,9 @@ def start_command(argv: list[str]) -> Child:
 
 def watch(proc: subprocess.Popen[bytes]) -> Child:
     """Pump a started child's stdout lines and stderr tail in daemon threads."""
-    child = Child(proc)
+    from engines.floor.oom import oom_kills
+
+    child = Child(proc, oom_before=oom_kills())
     assert child.proc.stdout is not None and child.proc.stderr is not None
     child.threads = [
         threading.Thread(target=pump_lines, args=(child.proc.stdout, child.lines), daemon=True),

@@ -45,7 +45,7 @@ def iter_task(
                 continue
             if raw == EOF_MARK:
                 returncode = child.proc.wait(timeout=10)
-                message, _ = crash_message(returncode, task)
+                message, _ = crash_message(returncode, task, child.killed_by_oom())
                 raise RunFailed(f"the {task} worker {message}", child.stderr_tail())
             try:
                 event = json.loads(raw)

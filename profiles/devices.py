@@ -181,20 +181,44 @@ def load_file(path: Path, builtin: bool = False) -> DeviceProfile:
     return parse_profile(data, str(path), builtin)
 
 
-def all_devices() -> dict[str, DeviceProfile]:
-    """Built-ins first, then the user's devices (which may not reuse a built-in name)."""
+def _scan() -> tuple[dict[str, DeviceProfile], dict[Path, BadInput]]:
     found = {p.name: p for p in (load_file(f, True) for f in sorted(BUILTIN_DIR.glob("*.toml")))}
+    broken: dict[Path, BadInput] = {}
     folder = user_dir()
     for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
-        profile = load_file(path)
-        if profile.name in found and found[profile.name].builtin:
-            raise BadInput(f"{path}: {profile.name!r} is a built-in device; choose another name")
+        try:
+            profile = load_file(path)
+            if profile.name in found and found[profile.name].builtin:
+                raise BadInput(
+                    f"{path}: {profile.name!r} is a built-in device; choose another name"
+                )
+        except BadInput as exc:
+            broken[path] = exc
+            continue
         found[profile.name] = profile
-    return found
+    return found, broken
+
+
+def all_devices() -> dict[str, DeviceProfile]:
+    """Built-ins first, then the user's devices (which may not reuse a built-in name). A
+    file that cannot be read is left out, that device alone (`broken_devices` says why):
+    one bad file never stops runs on the others."""
+    return _scan()[0]
+
+
+def broken_devices() -> dict[Path, BadInput]:
+    """The user's device files that could not be read, with what is wrong in each."""
+    return _scan()[1]
 
 
 def get_device(name: str) -> DeviceProfile:
-    devices = all_devices()
+    devices, broken = _scan()
+    for path, problem in broken.items():
+        if path.stem == name and name not in devices:
+            raise BadInput(
+                f"device {name!r} is off until its file is fixed: {problem.message}",
+                problem.details,
+            )
     try:
         return devices[name]
     except KeyError:

@@ -211,15 +211,22 @@ class DevicesPage(QWidget):
 
     def refresh(self) -> None:
         """Re-read the device profiles, keeping the selection."""
-        from profiles.devices import all_devices
+        from profiles.devices import all_devices, broken_devices
 
         selected = self.selected_name()
+        problems: list[str] = []
         try:
             self.devices = all_devices()
-            self.list_error.setVisible(False)
-        except BadInput as exc:  # one broken TOML file must not empty the page silently
-            self.list_error.setText(shorten(f"{exc.message}\n{exc.details or ''}"))
-            self.list_error.setVisible(True)
+            # A broken file turns that device off, not the page: the others are listed.
+            problems = [
+                f"{exc.message}: that device is off until its file is fixed"
+                for exc in broken_devices().values()
+            ]
+        except BadInput as exc:  # a built-in file that cannot be read
+            problems = [f"{exc.message}\n{exc.details or ''}"]
+        broken = bool(problems)
+        self.list_error.setText("\n".join(shorten(p) for p in problems))
+        self.list_error.setVisible(bool(broken))
         self.table.blockSignals(True)
         self.table.setRowCount(len(self.devices))
         for row, profile in enumerate(self.devices.values()):

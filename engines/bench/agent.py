@@ -122,6 +122,10 @@ def _inject_fault(spec_fault: str | None, phase: str) -> None:
             hog.append(bytearray(256 * 1024 * 1024))
     elif kind == "exit":
         os._exit(7)
+    elif kind == "sigkill":  # as `kill -9` from outside would
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _sha256(path: str) -> str:

@@ -48,6 +48,7 @@ class AgentDevice(Device):
         self.budgets = budgets or PhaseBudgets()
         self._cancel = threading.Event()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._child: Child | None = None
 
     # --- the transport interface ------------------------------------------------------
 
@@ -65,8 +66,10 @@ class AgentDevice(Device):
         """Called about every 100 ms while the agent runs."""
 
     def classify_exit(self, returncode: int | None, phase: str, details: str) -> dict[str, Any]:
-        """The error event for an agent that ended without a result."""
-        message, signal_used = crash_message(returncode, phase)
+        """The error event for an agent that ended without a result (a SIGKILL is blamed
+        on the OOM killer only when this cgroup's counter rose)."""
+        oom = self._child.killed_by_oom() if self._child is not None else None
+        message, signal_used = crash_message(returncode, phase, oom)
         extra = {"signal": signal_used} if signal_used else {"exit_code": returncode}
         return error_event("crashed", phase, f"the agent {message}", details, **extra)
 
@@ -98,7 +101,7 @@ class AgentDevice(Device):
             # The same outcome for every kind of device that cannot be reached.
             yield error_event("unreachable", "spawn", exc.message, exc.details)
             return
-        self._proc = child.proc
+        self._proc, self._child = child.proc, child
         try:
             child.send_line(spec.to_json())
             for event in self._events(child, spec):

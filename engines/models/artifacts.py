@@ -8,9 +8,7 @@ model's folder), hashed while copying, and written atomically under
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -33,18 +31,16 @@ def sha256_file(path: str | Path) -> str:
 
 
 def atomic_copy(src: Path, dest: Path) -> None:
-    """Copy to a temp file in the destination folder, fsync, then os.replace."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+    """Copy through the one atomic writer (a temp file beside `dest`, fsync, rename). The
+    copy gets the mode a new file of the user's gets (0666 less the umask, so 0644
+    usually), not the temp file's private 0600."""
+    from engines.floor.atomic import write_atomically
+
+    def copy(tmp: Path) -> None:
+        with open(tmp, "wb") as out, open(src, "rb") as inp:
             shutil.copyfileobj(inp, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    write_atomically(dest, copy)
 
 
 def check_external_data(model_path: Path, locations: list[str]) -> list[Path]:

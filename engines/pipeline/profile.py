@@ -75,16 +75,30 @@ class ProfileRequest:
         )
 
 
+#: More threads than this many per core of the device only contend: refused.
+MAX_THREADS_PER_CORE = 8
+
+
 def resolve_threads(requested: int | None, device: Device) -> int:
     """The thread count a run uses: the user's, else the device's own default. The one
     place threads are resolved: the CLI and the GUI both leave them unset by default."""
-    if requested is not None and requested < 1:
-        from engines.floor.errors import BadInput
+    from engines.floor.errors import BadInput
 
+    if requested is not None and requested < 1:
         raise BadInput(
             f"threads must be 1 or more, not {requested}", "leave it unset for the device's default"
         )
-    return requested or device.default_threads()
+    default = device.default_threads()
+    most = max(MAX_THREADS_PER_CORE * default, 8)
+    if requested is not None and requested > most:
+        # Thousands of runtime threads only contend, and each has a stack: refused before
+        # the run, not left to the out-of-memory killer.
+        raise BadInput(
+            f"{requested} threads on {device.name}, whose default is {default}: at most "
+            f"{most} are allowed ({MAX_THREADS_PER_CORE} per thread of its default)",
+            "leave --threads unset for the device's default",
+        )
+    return requested or default
 
 
 def auto_evaluation_data(source: Any, store: Store) -> tuple[str | None, str]:
@@ -201,6 +215,14 @@ def profile(
     if data_source:
         evaluate = yield from _evaluation_data(source, data_source, request, store, cancel)
     threads = resolve_threads(request.threads, device)
+    if threads > device.default_threads():
+        yield {
+            "type": "log",
+            "level": "warning",
+            "message": f"{threads} threads on {device.name}, whose default is "
+            f"{device.default_threads()}: threads beyond its cores contend, and latency "
+            "usually gets worse",
+        }
     declared = (artifact.inspection or {}).get("inputs", [])
     data_files = [f["path"] for f in artifact.data_files]
     spec = BenchSpec(

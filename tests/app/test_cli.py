@@ -524,3 +524,13 @@ def test_rerun_of_an_exported_torch_model_keeps_its_label_and_its_export(capsys)
         old, new = store.run(first["run_id"]), store.run(again["run_id"])
     assert new.model_label == old.model_label == "digits-cnn"
     assert new.artifact_id == old.artifact_id  # the same cached export, not a new one
+
+
+def test_threads_beyond_the_device_are_a_warning_and_absurd_counts_refused(tiny_models, capsys):
+    onnx = str(tiny_models.onnx)
+    base = ["profile", onnx, "--runtime", "onnxruntime", "--runs", "5", "--min-seconds", "0"]
+    assert main([*base, "--threads", "100000", "--no-evaluate"]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "100000 threads on local-cpu" in err and "at most" in err
+    assert main([*base, "--threads", "8", "--no-evaluate"]) == EXIT_OK
+    assert "threads beyond its cores contend" in capsys.readouterr().err

@@ -329,3 +329,19 @@ def test_adb_missing_is_a_readable_message(page, qtbot, tmp_path):
     _click(qtbot, page.form.find_button)
     qtbot.waitUntil(lambda: page.form.find_button.isEnabled(), timeout=10_000)
     assert "adb was not found" in page.form.found_note.text()
+
+
+def test_a_broken_device_file_is_named_and_the_rest_are_listed(qtbot, workspace):
+    from engines.floor import paths
+    from profiles.devices import user_dir
+
+    paths.config_dir(create=True)
+    user_dir().mkdir(parents=True, exist_ok=True)
+    (user_dir() / "broken.toml").write_text("name = 'broken'\nkind = 12\n")
+    widget = DevicesPage(workspace)
+    qtbot.addWidget(widget)
+    widget.show()
+    names = [widget.table.item(r, 0).text() for r in range(widget.table.rowCount())]
+    assert any(n.startswith("local-cpu") for n in names)
+    assert widget.list_error.isVisible() and "broken.toml" in widget.list_error.text()
+    assert "off until its file is fixed" in widget.list_error.text()

@@ -66,6 +66,7 @@ def _faulty_device() -> LocalDevice:
         ("abort", "load", "SIGABRT"),
         ("abort@warmup", "warmup", "SIGABRT"),
         ("segfault@measure", "measure", "SIGSEGV"),
+        ("sigkill@measure", "measure", "SIGKILL"),
     ],
 )
 def test_crash_names_signal_and_phase(tiny_models, fault, phase, signal):
@@ -79,6 +80,10 @@ def test_crash_names_signal_and_phase(tiny_models, fault, phase, signal):
     # -X faulthandler: the traceback of the crash is kept for the details pane
     if signal == "SIGSEGV":
         assert "Fatal Python error" in error["details"] or "Segmentation" in error["details"]
+    if signal == "SIGKILL":  # a kill -9 is not blamed on the OOM killer
+        assert "killed by the kernel's out-of-memory killer" not in error["message"]
+        said = error["message"]
+        assert "not by the out-of-memory killer" in said or "dmesg, says which" in said
     assert elapsed < 30
     _no_agent_left()
 

@@ -291,3 +291,21 @@ def test_external_data_in_a_constant_node_is_checked(tmp_path, secret, store, ed
     else:
         raise AssertionError("a model whose Constant points at ../secret.bin was imported")
     _assert_nothing_leaked(edgebench_home, store, model)
+
+
+def test_a_model_written_out_gets_the_users_file_mode(tiny_models, store, tmp_path):
+    """`export --out` / copy_out: 0666 less the umask (0644 with the usual 022), not the
+    private 0600 of a temp file."""
+    import stat
+
+    from engines.models.artifacts import copy_out
+
+    art = import_model(tiny_models.onnx, store)
+    old = os.umask(0o022)
+    try:
+        written = copy_out(art, tmp_path / "out" / "model.onnx")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(written.stat().st_mode) == 0o644
+    assert written.read_bytes() == Path(art.path).read_bytes()
+    assert sorted(p.name for p in written.parent.iterdir()) == ["model.onnx"]

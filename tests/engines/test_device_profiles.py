@@ -189,3 +189,18 @@ def test_editing_a_profile_keeps_the_users_comments(edgebench_home):
         assert comment in text
     assert "threads = 4  # tuned by hand" in text
     assert get_device("pi5").threads == 4
+
+
+def test_one_broken_device_file_turns_off_that_device_only(edgebench_home):
+    from engines.floor import paths
+    from profiles.devices import all_devices, broken_devices, get_device, user_dir
+
+    paths.config_dir(create=True)
+    user_dir().mkdir(parents=True, exist_ok=True)
+    (user_dir() / "pi5.toml").write_text('name = "pi5"\nkind = "ssh"\n[connection]\nhost = "x"\n')
+    (user_dir() / "broken.toml").write_text('name = "broken"\nkind = "ssh"\n[connection\n')
+    assert {"local-cpu", "local-cuda", "pi5"} <= set(all_devices())
+    assert [p.name for p in broken_devices()] == ["broken.toml"]
+    assert get_device("local-cpu").name == "local-cpu"  # local runs are not stopped
+    with pytest.raises(BadInput, match="'broken' is off until its file is fixed"):
+        get_device("broken")
