@@ -303,6 +303,7 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
             values=asked.values,
             arrays=load_input_arrays(asked.data_path) if asked.data_path else None,
             id_limits=id_limits_of(spec.model.inputs),
+            max_input_bytes=spec.memory_limit_bytes,
         )
         feeds = made.arrays
 

@@ -53,3 +53,18 @@ def killed_by_oom(before: int | None) -> bool | None:
     if before is None or after is None:
         return None
     return after > before
+
+
+def cgroup_memory_limit_bytes() -> int | None:
+    """The memory limit of this process's cgroup (v2 `memory.max`, v1
+    `memory.limit_in_bytes`), None when there is none: a container's limit, not the host's
+    RAM, is what the OOM killer enforces."""
+    for events in _candidates():
+        name = "memory.max" if events.name == "memory.events" else "memory.limit_in_bytes"
+        try:
+            text = (events.parent / name).read_text().strip()
+        except OSError:
+            continue
+        if text and text != "max" and int(text) < 1 << 60:  # v1 says "no limit" as ~2**63
+            return int(text)
+    return None

@@ -135,9 +135,40 @@ def pickle_is_weights_only(data: bytes) -> bool:
     return all(_is_safe_global(n) for n in names)
 
 
+#: A zip member that inflates more than this many times is a zip bomb, not a model (real
+#: weights compress 1.0-1.2x; torch stores them uncompressed).
+MAX_INFLATION = 200
+#: ... unless it is small anyway.
+INFLATION_FLOOR_BYTES = 64 << 20
+
+
+def check_zip_sizes(path: Path, archive: zipfile.ZipFile, limit_bytes: int | None) -> None:
+    """Refuse an archive whose members declare more than `limit_bytes` in all, or inflate
+    implausibly, from the zip directory alone (nothing is decompressed)."""
+    members = archive.infolist()
+    total = sum(m.file_size for m in members)
+    if limit_bytes and total > limit_bytes:
+        raise BadInput(
+            f"{path.name} unpacks to {total / 2**30:.2f} GiB; the limit is "
+            f"{limit_bytes / 2**30:.2f} GiB (half of the memory this machine gives us)",
+            "a model this large needs a machine with more memory",
+        )
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > INFLATION_FLOOR_BYTES and ratio > MAX_INFLATION:
+            raise BadInput(
+                f"{path.name}: {member.filename} inflates {ratio:.0f}x to "
+                f"{member.file_size / 2**30:.2f} GiB: this is a zip bomb, not model weights",
+                "nothing was unpacked",
+            )
+
+
 def _sniff_zip(path: Path) -> str:
+    from engines.runtimes.feeds import default_input_limit_bytes
+
     try:
         with zipfile.ZipFile(path) as archive:
+            check_zip_sizes(path, archive, default_input_limit_bytes())
             names = archive.namelist()
             if any(n.endswith("archive_format") for n in names) or any(
                 "/models/" in n and n.endswith(".json") for n in names

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -227,8 +229,12 @@ def make_feeds(
     values: dict[str, str] | None = None,
     arrays: dict[str, np.ndarray] | None = None,
     id_limits: dict[str, int] | None = None,
+    max_input_bytes: int | None = None,
 ) -> Feeds:
     """Feeds for every input: real arrays, then values, then seeded synthetic data.
+
+    Before anything is allocated, the bytes the inputs need (from their shapes and dtypes)
+    are checked against `max_input_bytes` (default: `default_input_limit_bytes()`).
 
     Synthetic data: N(0,1) floats, small non-negative ints, random bools; inputs named
     like a mask are all ones. Quantized (int8/uint8 with a scale) inputs get float data
@@ -259,6 +265,7 @@ def make_feeds(
         planned.append((info, dtype, shape))
     if missing:
         raise _missing_dims_error(missing)
+    check_input_bytes(planned, max_input_bytes)
     for info, dtype, shape in planned:
         if info.name in values:
             feeds.arrays[info.name] = _valued(info, dtype, shape, values[info.name])
@@ -267,7 +274,7 @@ def make_feeds(
             feeds.notes.append(f"{info.name}: all ones (the default for a mask input)")
         elif dtype.kind in "iu" and not info.quantization:
             high = min(10, id_limits.get(info.name) or 10)
-            feeds.arrays[info.name] = rng.integers(0, high, size=shape).astype(dtype)
+            feeds.arrays[info.name] = rng.integers(0, high, size=shape, dtype=dtype)
             bound = (
                 f", below the {id_limits[info.name]} rows of the table it indexes"
                 if info.name in id_limits and id_limits[info.name] < 10
@@ -280,6 +287,57 @@ def make_feeds(
         else:
             feeds.arrays[info.name] = _synthetic(info, dtype, shape, rng)
     return feeds
+
+
+#: Synthetic inputs may take at most this fraction of the machine's memory by default.
+INPUT_MEMORY_FRACTION = 0.5
+
+
+def total_memory_bytes() -> int | None:
+    """The memory this process may use: the machine's physical memory, or its cgroup's
+    limit when lower (a container). Standard library only: the agent runs it."""
+    from engines.floor.oom import cgroup_memory_limit_bytes
+
+    try:
+        physical: int | None = int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        physical = None
+    limits = [n for n in (physical, cgroup_memory_limit_bytes()) if n]
+    return min(limits) if limits else None
+
+
+def default_input_limit_bytes() -> int | None:
+    total = total_memory_bytes()
+    return int(total * INPUT_MEMORY_FRACTION) if total else None
+
+
+def _gib(count: float) -> str:
+    return f"{count / 2**30:.2f} GiB"
+
+
+def check_input_bytes(
+    planned: list[tuple[TensorInfo, np.dtype, list[int]]], limit: int | None
+) -> None:
+    """Refuse inputs whose shapes ask for more memory than the limit, in pure arithmetic
+    (nothing is allocated): "needs N GiB; the limit is M GiB"."""
+    where = "the run's memory limit"
+    if limit is None:
+        limit, where = (
+            default_input_limit_bytes(),
+            (f"{INPUT_MEMORY_FRACTION:.0%} of the memory this machine gives it"),
+        )
+    if not limit:
+        return
+    sizes = {info.name: math.prod(shape) * dtype.itemsize for info, dtype, shape in planned}
+    total = sum(sizes.values())
+    if total > limit:
+        largest = max(sizes, key=lambda name: sizes[name])
+        shape = next(shape for info, _, shape in planned if info.name == largest)
+        raise BadInput(
+            f"the inputs need {_gib(total)} ({largest!r} is {shape}, {_gib(sizes[largest])}); "
+            f"the limit is {_gib(limit)} ({where})",
+            "give smaller shapes with --dim / --input-shape, or the run's memory limit",
+        )
 
 
 def id_limits_of(declared: list[Any]) -> dict[str, int]:
@@ -319,9 +377,9 @@ def _synthetic(
     if dtype.kind == "f":
         return rng.standard_normal(shape, dtype=np.float32).astype(dtype, copy=False)
     if dtype.kind in "iu":
-        return rng.integers(0, 10, size=shape).astype(dtype)
+        return rng.integers(0, 10, size=shape, dtype=dtype)  # drawn in its own dtype
     if dtype.kind == "b":
-        return rng.integers(0, 2, size=shape).astype(bool)
+        return rng.integers(0, 2, size=shape, dtype=np.uint8).astype(bool)
     raise BadInput(f"input {info.name!r} has dtype {info.dtype}, which we cannot synthesise")
 
 

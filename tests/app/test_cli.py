@@ -534,3 +534,15 @@ def test_threads_beyond_the_device_are_a_warning_and_absurd_counts_refused(tiny_
     assert "100000 threads on local-cpu" in err and "at most" in err
     assert main([*base, "--threads", "8", "--no-evaluate"]) == EXIT_OK
     assert "threads beyond its cores contend" in capsys.readouterr().err
+
+
+def test_an_input_too_large_for_memory_is_exit_2_before_the_run(tmp_path, capsys):
+    """An ONNX input declared [1, 1, 80000, 80000]: the agent refuses it by arithmetic
+    (23.84 GiB) instead of growing until the kernel's OOM killer ends it."""
+    from support.onnx_models import relu_model
+
+    model = relu_model(tmp_path / "huge.onnx", [1, 1, 80000, 80000], name="image")
+    code = main(["profile", str(model), "--runtime", "onnxruntime", "--no-evaluate", *FAST])
+    err = capsys.readouterr().err
+    assert code == EXIT_BAD_INPUT, err
+    assert "the inputs need 23.84 GiB" in err and "Traceback" not in err

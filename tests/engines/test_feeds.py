@@ -101,3 +101,21 @@ def test_value_words(text: str, parsed: tuple) -> None:
 def test_bad_value_words_say_what_is_accepted(text: str) -> None:
     with pytest.raises(BadInput):
         parse_value(text)
+
+
+def test_inputs_that_ask_for_too_much_memory_are_refused_before_allocating() -> None:
+    """[1, 1, 80000, 80000] float32 is 23.84 GiB: refused by arithmetic, not by the OOM
+    killer; a small limit refuses a 4 MiB input and names it."""
+    huge = TensorInfo("image", [1, 1, 80000, 80000], "float32")
+    with pytest.raises(BadInput, match=r"the inputs need 23\.84 GiB") as info:
+        make_feeds([huge])
+    assert "the limit is" in info.value.message and "--dim" in info.value.details
+    small = TensorInfo("x", [1, 1024, 1024], "float32")
+    with pytest.raises(BadInput, match=r"'x' is \[1, 1024, 1024\].*the run's memory limit"):
+        make_feeds([small], max_input_bytes=1 << 20)
+    assert make_feeds([small], max_input_bytes=8 << 20).arrays["x"].nbytes == 4 << 20
+
+
+def test_integer_inputs_are_drawn_in_their_own_dtype() -> None:
+    made = make_feeds([TensorInfo("ids", [4, 8], "int8")])
+    assert made.arrays["ids"].dtype == np.int8 and made.arrays["ids"].max() < 10

@@ -378,3 +378,27 @@ def test_fuzz_mutated_tflite(tiny_models, fuzz_file, data):
 @given(st.data())
 def test_fuzz_mutated_torch_zip(tiny_models, fuzz_file, data):
     _check_sniff(fuzz_file, _mutate(tiny_models.state_dict.read_bytes(), data.draw))
+
+
+def _bomb(path: Path, inflated_bytes: int) -> Path:
+    """A state_dict-shaped zip whose one tensor file is zeros, deflated ~1000x."""
+    chunk = bytes(16 << 20)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps({}, protocol=2))
+        with archive.open("archive/data/0", "w", force_zip64=True) as member:
+            for _ in range(inflated_bytes // len(chunk)):
+                member.write(chunk)
+    return path
+
+
+def test_a_zip_bomb_is_refused_from_its_directory_alone(tmp_path):
+    """320 MiB of zeros in a 0.3 MiB file: refused without unpacking, by its ratio; and an
+    archive declaring more than the limit is refused by its total."""
+    from engines.models.sniff import check_zip_sizes
+
+    bomb = _bomb(tmp_path / "weights.pt", 320 << 20)
+    assert bomb.stat().st_size < 2 << 20
+    with pytest.raises(BadInput, match="zip bomb"):
+        sniff(bomb)
+    with zipfile.ZipFile(bomb) as archive, pytest.raises(BadInput, match=r"unpacks to 0\.31 GiB"):
+        check_zip_sizes(bomb, archive, limit_bytes=100 << 20)
