@@ -86,6 +86,7 @@ def _connection_settings(args: argparse.Namespace, kind: str) -> dict[str, Any]:
             "python": args.python,
             "cache_dir": args.cache_dir,
             "ssh_options": args.ssh_option or None,
+            "allow_local_command": True if args.allow_local_command else None,
         }
     elif kind == "adb":
         pairs = {
@@ -286,6 +287,12 @@ def add_commands(sub: Any) -> None:
         action="append",
         metavar="KEY=VALUE",
         help="SSH: extra ssh -o option, e.g. ProxyJump=bastion (repeatable)",
+    )
+    p.add_argument(
+        "--allow-local-command",
+        action="store_true",
+        help="SSH: allow ssh options that run a command on this machine (ProxyCommand, "
+        "LocalCommand, KnownHostsCommand, Match exec); only for a profile you trust",
     )
     p.add_argument("--serial", help="ADB: device serial (default: the only device)")
     p.add_argument("--adb", help="ADB: path of the adb binary")

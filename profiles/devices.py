@@ -68,7 +68,8 @@ def _connection_problem(error: ValidationError, cls: type[Connection], kind: str
     if said in ("missing_argument", "missing"):
         return f"connection.{key} is required for {kind} devices"
     if said == "value_error":
-        return f"connection.{key} {ctx.get('error', problem['msg'])}"
+        where = f"connection.{key}" if key else "[connection]"
+        return f"{where} {ctx.get('error', problem['msg'])}".replace("] ssh", "]: ssh")
     if said == "literal_error":
         return f"connection.{key} must be one of {ctx.get('expected', '')}".replace("'", "")
     if said.startswith(("int_", "greater_than", "less_than")):

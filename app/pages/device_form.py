@@ -75,6 +75,11 @@ class DeviceForm(QGroupBox):
         self.cache_dir.setToolTip("Folder on the device for the agent and models")
         self.ssh_options = QLineEdit(placeholderText="e.g. ProxyJump=bastion")
         self.ssh_options.setToolTip("Extra ssh -o Key=Value options, separated by spaces")
+        self.allow_local_command = QCheckBox("ssh options may run commands on this machine")
+        self.allow_local_command.setToolTip(
+            "ProxyCommand, LocalCommand, KnownHostsCommand and Match exec run a command here, "
+            "not on the device. Tick this only for a profile you trust."
+        )
         adb_defaults = AdbConnection()
         self.serial = QLineEdit(placeholderText="empty: the only device attached")
         self.adb = QLineEdit(adb_defaults.adb)
@@ -136,9 +141,19 @@ class DeviceForm(QGroupBox):
             self.ssh_python,
             self.cache_dir,
             self.ssh_options,
+            self.allow_local_command,
         ]
         for label, field in zip(
-            ("Host", "User", "Port", "Identity file", "Python", "Cache folder", "ssh options"),
+            (
+                "Host",
+                "User",
+                "Port",
+                "Identity file",
+                "Python",
+                "Cache folder",
+                "ssh options",
+                "Local commands",
+            ),
             self.ssh_fields,
             strict=True,
         ):
@@ -190,6 +205,7 @@ class DeviceForm(QGroupBox):
             self.ssh_python.setText(c.python)
             self.cache_dir.setText(c.cache_dir)
             self.ssh_options.setText(" ".join(c.ssh_options))
+            self.allow_local_command.setChecked(c.allow_local_command)
         elif isinstance(c, AdbConnection):
             self.kind.setCurrentIndex(1)
             self.serial.setText(c.serial)
@@ -233,6 +249,8 @@ class DeviceForm(QGroupBox):
             options = _split_options(self.ssh_options.text())
             if options:
                 connection["ssh_options"] = options
+            if self.allow_local_command.isChecked():
+                connection["allow_local_command"] = True
         else:
             connection = {
                 "serial": self.serial.text().strip(),

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic.dataclasses import dataclass as validated
 
 from engines.floor.errors import BadInput
@@ -23,6 +23,19 @@ ADB_MODES = ("python", "benchmark_model")
 #: Host names, aliases and addresses: no spaces, no leading '-' (never an ssh option).
 HOST_RE = re.compile(r"^[A-Za-z0-9_.:\[\]%][A-Za-z0-9_.:\[\]%-]*$")
 USER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+#: ssh options whose value is a command run on this machine, not on the device.
+LOCAL_COMMAND_OPTIONS = ("proxycommand", "localcommand", "permitlocalcommand", "knownhostscommand")
+
+
+def runs_local_command(option: str) -> bool:
+    """Whether an ssh `Key=Value` option would run a command here (also `Match exec`)."""
+    key, _, value = option.partition("=")
+    key = key.strip().lower()
+    if key == "permitlocalcommand":
+        return value.strip().lower() in ("yes", "true")
+    return key in LOCAL_COMMAND_OPTIONS or (key == "match" and "exec" in value.lower())
+
+
 #: Unknown keys refused, no type coercion ("22" is not a port), text stripped.
 TABLE = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
 
@@ -56,6 +69,9 @@ class SshConnection:
     #: interval x count seconds.
     keepalive_interval_s: Annotated[int, Field(ge=1, le=3600)] = 5
     keepalive_count: Annotated[int, Field(ge=1, le=100)] = 3
+    #: ssh options that run commands on this machine (ProxyCommand, LocalCommand, ...)
+    #: are refused unless this is set on the device: a shared profile must not run code.
+    allow_local_command: bool = False
 
     @field_validator("host")
     @classmethod
@@ -79,6 +95,17 @@ class SshConnection:
         ):
             raise ValueError("must be a list of 'Key=Value'")
         return tuple(o.strip() for o in options)
+
+    @model_validator(mode="after")
+    def _no_local_commands(self) -> SshConnection:
+        running = [o for o in self.ssh_options if runs_local_command(o)]
+        if running and not self.allow_local_command:
+            raise ValueError(
+                f"ssh option {running[0]!r} runs a command on this machine; set "
+                "allow_local_command = true on this device (edgebench devices add "
+                "--allow-local-command) only if you trust where the profile came from"
+            )
+        return self
 
 
 @validated(frozen=True, config=TABLE)

@@ -112,8 +112,12 @@ def _pickle_globals(data: bytes) -> set[str]:
     found: set[str] = set()
     recent: list[tuple[str, str]] = []  # (opcode, arg) of the last two opcodes
     for opcode, arg, _ in pickletools.genops(io.BytesIO(data)):
-        if opcode.name == "GLOBAL":
+        if opcode.name in ("GLOBAL", "INST"):
+            # INST (protocol 0) names its class as GLOBAL does, and calls it at once.
             found.add(str(arg))
+        elif opcode.name == "OBJ":
+            # OBJ calls whatever class is on the stack; a weights-only pickle never does.
+            found.add("<OBJ: a class called from the stack>")
         elif opcode.name == "STACK_GLOBAL":
             # Only names pushed as literals right before it can be read without running
             # the pickle; anything else (memo fetches, computed names) counts as unsafe.

@@ -402,3 +402,20 @@ def test_a_zip_bomb_is_refused_from_its_directory_alone(tmp_path):
         sniff(bomb)
     with zipfile.ZipFile(bomb) as archive, pytest.raises(BadInput, match=r"unpacks to 0\.31 GiB"):
         check_zip_sizes(bomb, archive, limit_bytes=100 << 20)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"(S'echo pwned'\nios\nsystem\n.",  # INST: names its class inline, calls it at once
+        b"(cbuiltins\nprint\np0\n0(g0\nS'x'\no.",  # OBJ on a class fetched from the memo
+    ],
+    ids=["INST", "OBJ"],
+)
+def test_protocol_0_class_calls_are_not_weights_only(tmp_path, payload):
+    """The scan lists every global the pickle would load, INST and OBJ included; a
+    state_dict-shaped zip holding such a pickle needs --trust-code."""
+    path = tmp_path / "weights.pt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", payload)
+    assert sniff(path) == formats.TORCH_PICKLE
