@@ -127,6 +127,20 @@ def _policy(args: argparse.Namespace) -> Any:
     return policy
 
 
+def phase_timeouts(given: list[str]) -> dict[str, float]:
+    """`--phase-timeout load=60 --phase-timeout first=30` -> {"load": 60.0, "first": 30.0}."""
+    budgets = {}
+    for text in given:
+        phase, _, seconds = text.partition("=")
+        try:
+            budgets[phase.strip()] = float(seconds)
+        except ValueError:
+            raise BadInput(
+                f"--phase-timeout {text!r}: expected PHASE=SECONDS, e.g. load=60"
+            ) from None
+    return budgets
+
+
 def _run_profile(
     store: Any, request: Any, show_progress: bool, device: Any = None
 ) -> dict[str, Any]:
@@ -231,6 +245,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from app.cli_devices import opened
 
     with _store(args) as store, opened(args.device) as device:
+        if args.phase_timeout:
+            device.budgets = device.budgets.with_overrides(phase_timeouts(args.phase_timeout))
         outcome = _run_profile(store, request, show_progress=True, device=device)
     return _print_profile(args, outcome)
 
@@ -595,6 +611,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accelerator", default="cpu", choices=["cpu", "cuda"])
     add_input_flags(p)
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
+    p.add_argument(
+        "--phase-timeout",
+        action="append",
+        metavar="PHASE=SECONDS",
+        help="how long a phase may take before the run counts as hung, e.g. load=60 "
+        "(repeatable; phases: start verify load first warmup measure evaluate finish; "
+        "default load: 60 s + 120 s per GiB of model)",
+    )
     p.add_argument("--no-store", action="store_true", help="do not record the run")
     p.add_argument(
         "--trust-code",

@@ -17,6 +17,7 @@ process pump of `engines.process`, which the host workers use too.
 
 from __future__ import annotations
 
+import os
 import queue
 import subprocess
 import threading
@@ -49,6 +50,7 @@ class AgentDevice(Device):
         self._cancel = threading.Event()
         self._proc: subprocess.Popen[bytes] | None = None
         self._child: Child | None = None
+        self._model_bytes: int | None = None
 
     # --- the transport interface ------------------------------------------------------
 
@@ -89,6 +91,11 @@ class AgentDevice(Device):
 
     def run(self, spec: BenchSpec) -> Iterator[dict[str, Any]]:
         self._cancel.clear()
+        # The load budget grows with the model; its size is read here, on this machine.
+        try:
+            self._model_bytes = os.path.getsize(spec.model.path)
+        except OSError:
+            self._model_bytes = None
         try:
             spec = yield from self.prepare(spec)
             if self._cancel.is_set():
@@ -132,7 +139,7 @@ class AgentDevice(Device):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 kill_group(proc)
-                budget = self.budgets.for_phase(phase, spec)
+                budget = self.budgets.for_phase(phase, spec, self._model_bytes)
                 yield error_event(
                     "timeout",
                     phase,
@@ -160,7 +167,7 @@ class AgentDevice(Device):
                 return
             if event["type"] == "phase":
                 phase = event["phase"]
-                deadline = time.monotonic() + self.budgets.for_phase(phase, spec)
+                deadline = time.monotonic() + self.budgets.for_phase(phase, spec, self._model_bytes)
             elif event["type"] == "hello":
                 phase = "spec"
                 deadline = time.monotonic() + self.budgets.start_s

@@ -111,7 +111,7 @@ class BenchmarkModelDevice(AdbShell, Device):
             line = shell_command([self.connection.benchmark_model, *tool_flags]) + " 2>&1"
             timeout = (
                 self.budgets.start_s
-                + self.budgets.load_s
+                + self.budgets.for_phase("load", spec, os.path.getsize(spec.model.path))
                 + self.budgets.for_phase("warmup", spec)
                 + self.budgets.for_phase("measure", spec)
             )

@@ -332,7 +332,7 @@ class SshDevice(AgentDevice):
     def prepare(self, spec: BenchSpec) -> Generator[dict[str, Any], None, BenchSpec]:
         """Upload the agent and the spec's files; the agent's time budget and heartbeat."""
         phases = ("start", "verify", "load", "first", "warmup", "measure", "finish")
-        wall = sum(self.budgets.for_phase(p, spec) for p in phases)
+        wall = sum(self.budgets.for_phase(p, spec, self._model_bytes) for p in phases)
         self._wall_budget_s = wall + (self.budgets.evaluate_s if spec.evaluate else 0.0)
         # The agent ends itself when our pings stop: a device that loses its network keeps
         # nothing running (sshd alone may not notice a vanished client for hours).

@@ -546,3 +546,24 @@ def test_an_input_too_large_for_memory_is_exit_2_before_the_run(tmp_path, capsys
     err = capsys.readouterr().err
     assert code == EXIT_BAD_INPUT, err
     assert "the inputs need 23.84 GiB" in err and "Traceback" not in err
+
+
+def test_a_hang_at_load_is_found_within_the_phase_timeout_given(tiny_models, capsys, monkeypatch):
+    """`--phase-timeout load=2`: a model that hangs while loading ends the run after ~2 s
+    (the default is 60 s plus 120 s per GiB), as a timeout naming the phase."""
+    import time
+
+    monkeypatch.setenv("EDGEBENCH_ALLOW_FAULTS", "1")
+    monkeypatch.setenv("EDGEBENCH_TEST_FAULT", "hang@load")
+    started = time.monotonic()
+    code = main(
+        ["profile", str(tiny_models.onnx), "--runtime", "onnxruntime", "--no-evaluate",
+         "--phase-timeout", "load=2", *FAST]
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert code == EXIT_RUN_FAILED, err
+    assert "during load (budget 2 s)" in err, err
+    assert elapsed < 45  # the default load budget alone is 60 s
+    assert main(["profile", "x.onnx", "--runtime", "onnxruntime", "--phase-timeout", "lod=2"]) == 2
+    assert "unknown phase 'lod'" in capsys.readouterr().err
