@@ -49,6 +49,9 @@ def check_external_data(model_path: Path, locations: list[str]) -> list[Path]:
     checked = []
     for location in locations:
         candidate = Path(location)
+        full = folder / candidate
+        if full.is_symlink():  # lstat: the link itself, before anything follows it
+            raise BadInput(f"external data {location!r} is a symbolic link; refusing to follow it")
         unsafe = (
             candidate.is_absolute()
             or ".." in candidate.parts
@@ -59,9 +62,6 @@ def check_external_data(model_path: Path, locations: list[str]) -> list[Path]:
                 f"{model_path.name} points at external data outside its folder: {location!r}",
                 "ONNX external data must sit beside the model; refusing to read it",
             )
-        full = folder / candidate
-        if full.is_symlink():
-            raise BadInput(f"external data {location!r} is a symbolic link; refusing to follow it")
         if not full.is_file():
             raise BadInput(f"external data file {location!r} is missing beside {model_path.name}")
         if full.stat().st_nlink > 1:
@@ -77,6 +77,20 @@ def _trust_message(fmt: str) -> str:
         formats.EXPORTED_PROGRAM: "a torch.export program",
     }[fmt]
     return f"This file is {kind}: it contains Python code; load it only if you trust its source"
+
+
+def _refuse_downloading_descriptor(src: Path) -> None:
+    """A zoo descriptor file from a path never downloads anything: pretrained weights come
+    only through the explicit reference (zoo:NAME:pretrained), never from a file's word."""
+    from engines.runtimes.zoo import PRETRAINED, read_descriptor
+
+    if read_descriptor(src).get("weights") == PRETRAINED:
+        name = read_descriptor(src).get("zoo")
+        raise BadInput(
+            f"{src.name} asks for pretrained weights, which would be downloaded from the "
+            "internet; a descriptor file may not do that",
+            f"ask for them explicitly with zoo:{name}:pretrained, or use zoo:{name}",
+        )
 
 
 def import_model(
@@ -102,6 +116,8 @@ def import_model(
         raise TrustRequired(
             _trust_message(fmt), "pass --trust-code if you trust where it came from"
         )
+    if fmt == formats.ZOO and origin != "zoo":
+        _refuse_downloading_descriptor(src)
     file_sha = sha256_file(src)
     already = _stored_copy_of(src, file_sha, store)
     if already:

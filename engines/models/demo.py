@@ -99,8 +99,12 @@ def build_demo(payload: dict[str, Any], progress: Callable[..., None]) -> dict[s
     program = torch.export.export(model, (torch.zeros(1, 1, 8, 8),))
     out = Path(payload["out_path"])
     write_atomically(out, lambda tmp: torch.export.save(program, str(tmp)))
+    from engines.models.artifacts import sha256_file
+
     meta = {
         "demo": name,
+        # What we built: a cached file is trusted (it holds code) only while it has this.
+        "sha256": sha256_file(out),
         "recipe_version": RECIPE_VERSION,
         "test_accuracy_top1": accuracy,
         "test_samples": 450,

@@ -48,16 +48,25 @@ def _onnx_io(values: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _external_locations(graph: Any) -> set[str]:
-    """Every external-data location: initializers, tensor attributes, nested subgraphs."""
+def _external_locations(graph: Any, functions: Any = ()) -> set[str]:
+    """Every external-data location a file can reference: initializers, sparse
+    initializers (values and indices), tensor and sparse-tensor attributes, nested
+    subgraphs, and the bodies of the model's local functions."""
     import onnx
 
     tensors = list(graph.initializer)
+    for sparse in graph.sparse_initializer:
+        tensors.extend([sparse.values, sparse.indices])
     locations: set[str] = set()
-    for node in graph.node:
+    nodes = list(graph.node) + [node for function in functions for node in function.node]
+    for node in nodes:
         for attr in node.attribute:
             tensors.extend([attr.t] if attr.HasField("t") else [])
             tensors.extend(attr.tensors)
+            for sparse in ([attr.sparse_tensor] if attr.HasField("sparse_tensor") else []) + list(
+                attr.sparse_tensors
+            ):
+                tensors.extend([sparse.values, sparse.indices])
             for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
                 locations |= _external_locations(sub)
     for tensor in tensors:
@@ -196,7 +205,12 @@ def inspect_onnx(path: str) -> dict[str, Any]:
     model = onnx.load(path, load_external_data=False)
     graph = model.graph
     initializers = {i.name for i in graph.initializer}
-    external = sorted(_external_locations(graph))
+    external = sorted(_external_locations(graph, model.functions))
+    # Before anything below could open one: every location is a plain file in the
+    # model's own folder (lstat first: a symbolic or hard link is refused unopened).
+    from engines.models.artifacts import check_external_data
+
+    check_external_data(Path(path), external)
     inputs = _onnx_io([i for i in graph.input if i.name not in initializers])
     limits = onnx_id_limits(graph)
     for entry in inputs:

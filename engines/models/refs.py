@@ -81,6 +81,10 @@ def _demo(
     folder = paths.cache_dir() / "demo"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}-r{RECIPE_VERSION}-torch{module_version('torch')}.pt2"
+    if path.is_file() and not _is_what_we_built(path):
+        # A .pt2 holds code: a cached file that is not the one we built (replaced, or
+        # from an older build that recorded no hash) is built again, never trusted.
+        path.unlink()
     if not path.is_file():
         run_task(
             "build_demo",
@@ -88,10 +92,23 @@ def _demo(
             progress=progress,
             cancel=cancel,
         )
-    # Our own recipe's output: trusted by construction.
+    # Our own recipe's output, checked by the hash recorded when we built it.
+    if not _is_what_we_built(path):
+        raise BadInput(f"the demo model built at {path} does not match its recorded hash")
     return import_model(
         path, store, name=name, trust_code=True, origin="demo", progress=progress, cancel=cancel
     )
+
+
+def _is_what_we_built(path: Path) -> bool:
+    """Whether a cached demo file has the sha256 its build recorded beside it."""
+    from engines.models.artifacts import sha256_file
+
+    try:
+        recorded = json.loads(path.with_suffix(".json").read_text()).get("sha256")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return bool(recorded) and recorded == sha256_file(path)
 
 
 def _zoo(

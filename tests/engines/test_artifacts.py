@@ -309,3 +309,94 @@ def test_a_model_written_out_gets_the_users_file_mode(tiny_models, store, tmp_pa
     assert stat.S_IMODE(written.stat().st_mode) == 0o644
     assert written.read_bytes() == Path(art.path).read_bytes()
     assert sorted(p.name for p in written.parent.iterdir()) == ["model.onnx"]
+
+
+@pytest.mark.slow
+def test_a_replaced_demo_file_is_rebuilt_not_trusted(tiny_models, store, edgebench_home):
+    """The cached demo .pt2 holds code; it is trusted by the sha256 recorded when we built
+    it, not by its path. A file put in its place is thrown away and the demo rebuilt."""
+    import shutil
+
+    from engines.models.refs import resolve
+
+    first = resolve("demo:digits-cnn", store)
+    (cached,) = (edgebench_home / "cache" / "demo").glob("*.pt2")
+    shutil.copy(tiny_models.pt2, cached)  # someone else's program under our name
+    replaced = _sha(cached)
+    again = resolve("demo:digits-cnn", store)
+    assert _sha(cached) != replaced  # rebuilt by our recipe
+    assert store.artifact_by_sha(replaced) is None  # the replacement was never imported
+    assert again.source == first.source == "demo"
+
+
+def test_a_descriptor_file_cannot_ask_for_a_download(tmp_path, store):
+    """Pretrained weights come only through zoo:NAME:pretrained, never from a file."""
+    import json
+
+    from engines.runtimes.zoo import descriptor
+
+    path = tmp_path / "mobilenet.json"
+    path.write_text(json.dumps(descriptor("mobilenet_v2", "pretrained")))
+    with pytest.raises(BadInput, match="would be downloaded from the internet"):
+        import_model(path, store)
+    path.write_text(json.dumps(descriptor("mobilenet_v2", "random")))
+    assert import_model(path, store).format == "zoo"
+
+
+def _external(name: str, location: str):
+    from onnx import TensorProto
+
+    value = TensorProto()
+    value.name = name
+    value.data_type = TensorProto.FLOAT
+    value.dims.extend([4])
+    value.data_location = TensorProto.EXTERNAL
+    for key, text in (("location", location), ("offset", "0"), ("length", "16")):
+        entry = value.external_data.add()
+        entry.key = key
+        entry.value = text
+    return value
+
+
+@pytest.mark.parametrize("where", ["sparse_initializer", "function_body"])
+def test_external_data_in_sparse_tensors_and_functions_is_checked(
+    tmp_path, secret, store, edgebench_home, where
+):
+    """Every tensor the file can reference is checked, not only initializers: a sparse
+    initializer's values, and a Constant inside a local function's body."""
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [4])
+    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, [4])
+    functions = []
+    if where == "sparse_initializer":
+        indices = helper.make_tensor("S_idx", TensorProto.INT64, [4], [0, 1, 2, 3])
+        sparse = helper.make_sparse_tensor(_external("S", "../secret.bin"), indices, [4])
+        graph = helper.make_graph(
+            [helper.make_node("Add", ["X", "S"], ["Y"])], "g", [x], [y], sparse_initializer=[sparse]
+        )
+    else:
+        body = [
+            helper.make_node("Constant", [], ["C"], value=_external("C", "../secret.bin")),
+            helper.make_node("Add", ["A", "C"], ["B"]),
+        ]
+        functions = [
+            helper.make_function(
+                "local", "AddSecret", ["A"], ["B"], body, [helper.make_opsetid("", 18)]
+            )
+        ]
+        graph = helper.make_graph(
+            [helper.make_node("AddSecret", ["X"], ["Y"], domain="local")], "g", [x], [y]
+        )
+    proto = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("local", 1)],
+        functions=functions,
+    )
+    proto.ir_version = 8
+    model = tmp_path / "model" / "model.onnx"
+    model.parent.mkdir()
+    model.write_bytes(proto.SerializeToString())
+    with pytest.raises(BadInput, match=r"\.\./secret\.bin"):
+        import_model(model, store)
+    _assert_nothing_leaked(edgebench_home, store, model)
