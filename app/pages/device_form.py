@@ -33,7 +33,17 @@ MAX_SHOWN_CHARS = 1200
 
 
 def _split_options(text: str) -> list[str]:
-    return [part for part in re.split(r"[\s,]+", text.strip()) if part]
+    """`ProxyJump=bastion ProxyCommand=nc %h %p` -> two options: a word without `=`
+    belongs to the option before it (a command's arguments)."""
+    options: list[str] = []
+    for word in re.split(r"[\s,]+", text.strip()):
+        if not word:
+            continue
+        if "=" not in word and options:
+            options[-1] += f" {word}"
+        else:
+            options.append(word)
+    return options
 
 
 def shorten(text: str) -> str:
@@ -74,7 +84,10 @@ class DeviceForm(QGroupBox):
         self.cache_dir = QLineEdit("~/.cache/edgebench")
         self.cache_dir.setToolTip("Folder on the device for the agent and models")
         self.ssh_options = QLineEdit(placeholderText="e.g. ProxyJump=bastion")
-        self.ssh_options.setToolTip("Extra ssh -o Key=Value options, separated by spaces")
+        self.ssh_options.setToolTip(
+            "Extra ssh -o Key=Value options, separated by spaces; words without = belong to "
+            "the option before them (ProxyCommand=nc %h %p)"
+        )
         self.allow_local_command = QCheckBox("ssh options may run commands on this machine")
         self.allow_local_command.setToolTip(
             "ProxyCommand, LocalCommand, KnownHostsCommand and Match exec run a command here, "

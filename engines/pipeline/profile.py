@@ -88,17 +88,20 @@ def resolve_threads(requested: int | None, device: Device) -> int:
         raise BadInput(
             f"threads must be 1 or more, not {requested}", "leave it unset for the device's default"
         )
-    default = device.default_threads()
-    most = max(MAX_THREADS_PER_CORE * default, 8)
-    if requested is not None and requested > most:
-        # Thousands of runtime threads only contend, and each has a stack: refused before
-        # the run, not left to the out-of-memory killer.
-        raise BadInput(
-            f"{requested} threads on {device.name}, whose default is {default}: at most "
-            f"{most} are allowed ({MAX_THREADS_PER_CORE} per thread of its default)",
-            "leave --threads unset for the device's default",
-        )
-    return requested or default
+    if requested is None:
+        return device.default_threads()
+    if requested > 8:  # only then can it pass the cap; asking a remote device costs a trip
+        default = device.default_threads()
+        most = max(MAX_THREADS_PER_CORE * default, 8)
+        if requested > most:
+            # Thousands of runtime threads only contend, and each has a stack: refused
+            # before the run, not left to the out-of-memory killer.
+            raise BadInput(
+                f"{requested} threads on {device.name}, whose default is {default}: at most "
+                f"{most} are allowed ({MAX_THREADS_PER_CORE} per thread of its default)",
+                "leave --threads unset for the device's default",
+            )
+    return requested
 
 
 def auto_evaluation_data(source: Any, store: Store) -> tuple[str | None, str]:
@@ -215,7 +218,8 @@ def profile(
     if data_source:
         evaluate = yield from _evaluation_data(source, data_source, request, store, cancel)
     threads = resolve_threads(request.threads, device)
-    if threads > device.default_threads():
+    # Only a local device is asked here: a remote one answers while it is prepared.
+    if request.threads and device.kind == "local" and threads > device.default_threads():
         yield {
             "type": "log",
             "level": "warning",

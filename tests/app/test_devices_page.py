@@ -345,3 +345,23 @@ def test_a_broken_device_file_is_named_and_the_rest_are_listed(qtbot, workspace)
     assert any(n.startswith("local-cpu") for n in names)
     assert widget.list_error.isVisible() and "broken.toml" in widget.list_error.text()
     assert "off until its file is fixed" in widget.list_error.text()
+
+
+def test_a_proxy_command_needs_the_local_commands_box(page, qtbot, workspace):
+    """Found by driving the page: a command's spaces stay in its option, and a
+    ProxyCommand is saved only once "Local commands" is ticked."""
+    from profiles.devices import all_devices
+
+    _click(qtbot, page.new_button)
+    page.form.name.setText("relay")
+    page.form.host.setText("pi5.local")
+    page.form.ssh_options.setText("ProxyJump=bastion ProxyCommand=nc %h %p")
+    _click(qtbot, page.save_button)
+    assert "runs a command on this machine" in page.form.error.text()
+    assert "relay" not in all_devices()
+    page.form.allow_local_command.setChecked(True)
+    with qtbot.waitSignal(workspace.devices_changed):
+        _click(qtbot, page.save_button)
+    saved = all_devices()["relay"].connection
+    assert saved.ssh_options == ("ProxyJump=bastion", "ProxyCommand=nc %h %p")
+    assert saved.allow_local_command
