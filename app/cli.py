@@ -237,7 +237,17 @@ def profile_request(args: argparse.Namespace) -> Any:
         fault=os.environ.get("EDGEBENCH_TEST_FAULT") or None,
         evaluate_data=evaluate,
         evaluate_limit=args.evaluate_limit,
+        memory_limit_bytes=_memory_limit(getattr(args, "memory_limit", None)),
     )
+
+
+def _memory_limit(gib: float | None) -> int | None:
+    """`--memory-limit GIB` in bytes (0 stays 0: no cap); None leaves the default."""
+    if gib is None:
+        return None
+    if gib < 0:
+        raise BadInput(f"--memory-limit {gib:g}: expected GiB, 0 or more (0: no limit)")
+    return int(gib * 2**30)
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
@@ -611,6 +621,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accelerator", default="cpu", choices=["cpu", "cuda"])
     add_input_flags(p)
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
+    p.add_argument(
+        "--memory-limit",
+        type=float,
+        metavar="GIB",
+        help="the agent's memory cap in GiB (default: 80%% of the device's memory, or "
+        "EDGEBENCH_MEMORY_LIMIT_GIB; 0: no cap)",
+    )
     p.add_argument(
         "--phase-timeout",
         action="append",

@@ -50,12 +50,30 @@ def main() -> int:
     sys.stdout = os.fdopen(protocol_fd, "w", buffering=1)
     request = json.loads(sys.stdin.readline())
     threading.Thread(target=_exit_when_parent_goes, daemon=True).start()
+    from engines.floor.limits import apply_memory_limit, default_memory_limit_bytes
+
+    # The same cap as the agent: a converter that would take the desktop with it gets a
+    # MemoryError instead (reported as "ran out of memory").
+    limit = apply_memory_limit(default_memory_limit_bytes())
     task = request["task"]
     try:
         module_name, _, function_name = TASKS[task].partition(":")
         function = getattr(importlib.import_module(module_name), function_name)
         result = function(request.get("payload", {}), progress)
         _emit({"type": "done", "result": result})
+    except MemoryError:
+        from engines.floor.limits import HOW_TO_SET, gib
+
+        said = f" (limit {gib(limit)}; {HOW_TO_SET})" if limit else ""
+        _emit(
+            {
+                "type": "error",
+                "error_type": "out_of_memory",
+                "message": f"{task} ran out of memory{said}",
+                "details": traceback.format_exc(),
+            }
+        )
+        return 1
     except Exception as exc:
         from engines.floor.errors import BadInput, Cancelled
 

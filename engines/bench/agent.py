@@ -242,7 +242,7 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
     from engines.runtimes.registry import get_runtime
 
     phase = "verify"
-    state = {"phase": phase}
+    state: dict[str, Any] = {"phase": phase}
     peak = PeakRss()
     window = {"open": False}
 
@@ -269,10 +269,13 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
         runtime.import_library()
         if spec.model.sha256 and _sha256(spec.model.path) != spec.model.sha256:
             raise _AgentError("model_changed", "the stored model no longer matches its hash")
-        if spec.memory_limit_bytes:
-            import resource
+        from engines.floor.limits import apply_memory_limit, default_memory_limit_bytes
 
-            resource.setrlimit(resource.RLIMIT_AS, (spec.memory_limit_bytes,) * 2)
+        # The run's cap, else the default (a fraction of this machine's memory): a
+        # MemoryError, said as such, instead of the kernel's OOM killer.
+        wanted = spec.memory_limit_bytes
+        limit = apply_memory_limit(default_memory_limit_bytes() if wanted is None else wanted)
+        state["memory_limit_bytes"] = limit
 
         sampler = MemorySampler(
             spec.memory_interval_ms / 1000.0,
@@ -384,6 +387,8 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
             "rss_after_load_bytes": rss_after_load,
             "peak_rss_bytes": peak_bytes,
             "peak_rss_delta_bytes": peak_bytes - rss_before,
+            # The address-space cap the run had (RLIMIT_AS; None: none).
+            "memory_limit_bytes": state.get("memory_limit_bytes"),
             "model_file_bytes": os.path.getsize(spec.model.path),
             "accelerator_peak_bytes": session.peak_accelerator_bytes(),
             "method": "peak = the highest of all readings from just before load to the end "
@@ -436,9 +441,11 @@ def run_spec(spec_data: dict[str, Any], emit: Emitter) -> None:
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
         if isinstance(exc, MemoryError):
             kind = "out_of_memory"
-            limit = spec_data.get("memory_limit_bytes")
+            from engines.floor.limits import HOW_TO_SET, gib
+
+            limit = state.get("memory_limit_bytes") or spec_data.get("memory_limit_bytes")
             message = f"ran out of memory during {state['phase']}" + (
-                f" (limit {limit / 2**20:.0f} MiB)" if limit else ""
+                f" (limit {gib(limit)}; {HOW_TO_SET})" if limit else ""
             )
         emit(
             {

@@ -39,6 +39,9 @@ class ProfileRequest:
     #: data the model knows (`auto_evaluation_data`); None to measure latency only.
     evaluate_data: str | None = AUTO
     evaluate_limit: int | None = None
+    #: The agent's address-space cap in bytes; None: the default (a fraction of the
+    #: device's memory, `engines.floor.limits`); 0: no cap.
+    memory_limit_bytes: int | None = None
 
     @classmethod
     def replaying(cls, run: Any, store: Store | None = None) -> ProfileRequest:
@@ -72,6 +75,7 @@ class ProfileRequest:
             measure=spec.measure,
             evaluate_data=evaluate.get("source"),
             evaluate_limit=evaluate.get("limit"),
+            memory_limit_bytes=spec.memory_limit_bytes,
         )
 
 
@@ -238,6 +242,7 @@ def profile(
         policy=request.policy,
         inputs=request.inputs,
         fault=request.fault,
+        memory_limit_bytes=request.memory_limit_bytes,
         measure=request.measure,
         evaluate=evaluate,
     )

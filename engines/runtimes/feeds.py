@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
 
 from engines.floor.errors import BadInput
+from engines.floor.limits import total_memory_bytes
 from engines.runtimes.base import UNKNOWN_RANK, TensorInfo
 
 #: Names of inputs that get all ones by default (attention and padding masks).
@@ -291,19 +291,6 @@ def make_feeds(
 
 #: Synthetic inputs may take at most this fraction of the machine's memory by default.
 INPUT_MEMORY_FRACTION = 0.5
-
-
-def total_memory_bytes() -> int | None:
-    """The memory this process may use: the machine's physical memory, or its cgroup's
-    limit when lower (a container). Standard library only: the agent runs it."""
-    from engines.floor.oom import cgroup_memory_limit_bytes
-
-    try:
-        physical: int | None = int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        physical = None
-    limits = [n for n in (physical, cgroup_memory_limit_bytes()) if n]
-    return min(limits) if limits else None
 
 
 def default_input_limit_bytes() -> int | None:

@@ -567,3 +567,18 @@ def test_a_hang_at_load_is_found_within_the_phase_timeout_given(tiny_models, cap
     assert elapsed < 45  # the default load budget alone is 60 s
     assert main(["profile", "x.onnx", "--runtime", "onnxruntime", "--phase-timeout", "lod=2"]) == 2
     assert "unknown phase 'lod'" in capsys.readouterr().err
+
+
+def test_the_agent_runs_under_a_memory_cap_by_default(tiny_models, capsys, monkeypatch):
+    """No flag: the agent still has a cap (here EDGEBENCH_MEMORY_LIMIT_GIB=1.5; without it,
+    80% of the machine's memory). A model that allocates without end gets a MemoryError,
+    said as "ran out of memory … (limit …)", not the kernel's OOM killer."""
+    monkeypatch.setenv("EDGEBENCH_MEMORY_LIMIT_GIB", "1.5")
+    monkeypatch.setenv("EDGEBENCH_ALLOW_FAULTS", "1")
+    monkeypatch.setenv("EDGEBENCH_TEST_FAULT", "oom@load")
+    base = ["profile", str(tiny_models.onnx), "--runtime", "onnxruntime", "--no-evaluate", *FAST]
+    assert main(base) == EXIT_RUN_FAILED
+    err = capsys.readouterr().err
+    assert "ran out of memory during load (limit 1.50 GiB; set it with --memory-limit" in err
+    assert main([*base, "--memory-limit", "1"]) == EXIT_RUN_FAILED  # the flag wins
+    assert "(limit 1.00 GiB;" in capsys.readouterr().err

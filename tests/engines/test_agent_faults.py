@@ -124,7 +124,7 @@ def test_oom_under_memory_limit(tiny_models):
     error = _final(events)
     assert error["error_type"] == "out_of_memory"
     assert error["phase"] == "load"
-    assert "2048 MiB" in error["message"]
+    assert "(limit 2.00 GiB;" in error["message"]
     assert elapsed < 30
     _no_agent_left()
 
